@@ -1,0 +1,64 @@
+"""Ingest step: write the generated training data and scoring batch to their tables.
+
+This is the seam where a real project connects its own sources. Until then, the bundled generator
+fills both tables so that every later step runs on realistic data, locally and in dev or test
+workspaces.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from .data import generate_customers
+from .platform import Platform
+
+logger = logging.getLogger(__name__)
+
+# Scoring customers get ids after every plausible training id, so the two never overlap.
+SCORING_FIRST_ID = 10_000_000
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """Which tables were written, and with how many rows."""
+
+    training_table: str
+    training_rows: int
+    scoring_table: str
+    scoring_rows: int
+
+
+def ingest(
+    platform: Platform, *, shift: float = 0.0, batch_seed: int | None = None
+) -> IngestResult:
+    """Replace the training table and the scoring batch with freshly generated rows.
+
+    Args:
+        platform: where to write.
+        shift: distribution shift of the scoring batch (0 = like the training data).
+        batch_seed: seed of the scoring batch; defaults to one derived from the settings' seed.
+
+    """
+    settings = platform.settings
+    spark = platform.spark
+    training = generate_customers(settings.data.training_rows, settings.data.seed)
+    scoring = generate_customers(
+        settings.data.scoring_rows,
+        settings.data.seed + 1 if batch_seed is None else batch_seed,
+        shift=shift,
+        first_id=SCORING_FIRST_ID,
+        labelled=False,
+    )
+    training_table = settings.table(settings.tables.training_data)
+    scoring_table = settings.table(settings.tables.scoring_input)
+    platform.write_table(spark.createDataFrame(training), training_table, mode="overwrite")
+    platform.write_table(spark.createDataFrame(scoring), scoring_table, mode="overwrite")
+    logger.info(
+        "Wrote %d rows to %s and %d to %s",
+        len(training),
+        training_table,
+        len(scoring),
+        scoring_table,
+    )
+    return IngestResult(training_table, len(training), scoring_table, len(scoring))

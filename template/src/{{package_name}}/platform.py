@@ -1,0 +1,234 @@
+"""The one module that knows where the pipeline runs: this machine, or Databricks.
+
+Every other module receives a ``Platform`` and asks it for Spark, for tables and for MLflow, so the
+training and scoring code is identical in both places. Locally, a table ``catalog.schema.name`` is a
+Parquet directory under ``<local_dir>/tables/catalog/schema/name`` and MLflow keeps its tracking and
+registry store in SQLite under ``local_dir``; on Databricks, tables live in Unity Catalog and models
+are registered in Unity Catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import uuid
+from pathlib import Path
+from typing import Literal, Protocol
+
+import mlflow
+from pyspark.sql import DataFrame, SparkSession
+
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+WriteMode = Literal["append", "overwrite"]
+
+
+class TableNotFoundError(LookupError):
+    """A step needs a table that no earlier step has written."""
+
+
+class TaskValues(Protocol):
+    """The part of ``dbutils.jobs.taskValues`` the pipeline uses."""
+
+    def set(self, key: str, value: object) -> None:  # noqa: D102
+        ...
+
+
+class Platform(Protocol):
+    """What a pipeline step may ask of the place it runs in."""
+
+    settings: Settings
+
+    @property
+    def spark(self) -> SparkSession:  # noqa: D102
+        ...
+
+    def read_table(self, name: str) -> DataFrame:  # noqa: D102
+        ...
+
+    def write_table(self, df: DataFrame, name: str, mode: WriteMode) -> None:  # noqa: D102
+        ...
+
+    def table_exists(self, name: str) -> bool:  # noqa: D102
+        ...
+
+    def configure_mlflow(self) -> None:  # noqa: D102
+        ...
+
+    def publish_task_value(self, key: str, value: object) -> None:  # noqa: D102
+        ...
+
+    def describe(self) -> str:  # noqa: D102
+        ...
+
+
+class LocalPlatform:
+    """Local Spark, Parquet tables and a SQLite MLflow store, all under ``settings.local_dir``."""
+
+    def __init__(self, settings: Settings, spark: SparkSession | None = None) -> None:
+        if settings.local_dir is None:
+            raise ValueError(
+                f"Environment {settings.env!r} has no local_dir; it cannot run locally."
+            )
+        self.settings = settings
+        self.root = settings.local_dir.resolve()
+        self._spark = spark
+
+    @property
+    def spark(self) -> SparkSession:
+        """A ``local[*]`` session, started on first use (it takes a few seconds)."""
+        if self._spark is None:
+            self._spark = local_spark_session()
+        return self._spark
+
+    @property
+    def tracking_uri(self) -> str:
+        """The SQLite store MLflow uses unless ``MLFLOW_TRACKING_URI`` says otherwise."""
+        return f"sqlite:///{self.root / 'mlflow.db'}"
+
+    @property
+    def artifact_location(self) -> str:
+        """Where run artifacts (models, plots) are written for the local experiment."""
+        return (self.root / "mlartifacts").as_uri()
+
+    def table_path(self, name: str) -> Path:
+        """Return the Parquet directory that stands in for Unity Catalog table ``name``."""
+        parts = name.split(".")
+        if len(parts) != 3 or not all(parts):
+            raise ValueError(f"Table names have three parts (catalog.schema.table), got {name!r}.")
+        return self.root.joinpath("tables", *parts)
+
+    def table_exists(self, name: str) -> bool:
+        """Whether an earlier step wrote ``name``."""
+        return self.table_path(name).is_dir()
+
+    def read_table(self, name: str) -> DataFrame:
+        """Read ``name``, or fail with the step that should have written it in mind."""
+        if not self.table_exists(name):
+            raise TableNotFoundError(f"Table {name} does not exist yet ({self.table_path(name)}).")
+        return self.spark.read.parquet(str(self.table_path(name)))
+
+    def write_table(self, df: DataFrame, name: str, mode: WriteMode) -> None:
+        """Write ``df`` to ``name``; ``append`` keeps every earlier row.
+
+        An overwrite is written beside the table and swapped in afterwards, so ``df`` may be
+        computed from the very table it replaces (Delta tables on Databricks allow that too).
+        """
+        path = self.table_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if mode == "append":
+            df.write.mode("append").parquet(str(path))
+            return
+        staging = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        df.write.parquet(str(staging))
+        if path.exists():
+            shutil.rmtree(path)
+        staging.rename(path)
+
+    def configure_mlflow(self) -> None:
+        """Point MLflow at the local store (env vars win) and select the project's experiment."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", self.tracking_uri)
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI", tracking_uri))
+        name = self.settings.experiment_name
+        if mlflow.get_experiment_by_name(name) is None:
+            mlflow.create_experiment(name, artifact_location=self.artifact_location)
+        mlflow.set_experiment(name)
+
+    def publish_task_value(self, key: str, value: object) -> None:
+        """Locally, steps pass values as return values; nothing to publish."""
+        logger.debug("task value %s=%s (local run: not published)", key, value)
+
+    def describe(self) -> str:
+        """Where this run keeps its data and MLflow store, for people reading the output."""
+        return (
+            f"tables under {self.root / 'tables'}; "
+            f"MLflow store {mlflow.get_tracking_uri()} "
+            f"(browse it with: mlflow ui --backend-store-uri {self.tracking_uri})"
+        )
+
+
+class DatabricksPlatform:
+    """Unity Catalog tables and models, from a job task on Databricks (serverless or classic)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        spark: SparkSession | None = None,
+        task_values: TaskValues | None = None,
+    ) -> None:
+        self.settings = settings
+        self._spark = spark
+        self._task_values = task_values
+
+    @property
+    def spark(self) -> SparkSession:
+        """The session the Databricks runtime already started for this task."""
+        if self._spark is None:
+            self._spark = SparkSession.builder.getOrCreate()
+        return self._spark
+
+    def table_exists(self, name: str) -> bool:
+        """Whether the Unity Catalog table exists."""
+        return self.spark.catalog.tableExists(name)
+
+    def read_table(self, name: str) -> DataFrame:
+        """Read a Unity Catalog table."""
+        if not self.table_exists(name):
+            raise TableNotFoundError(f"Table {name} does not exist yet in Unity Catalog.")
+        return self.spark.read.table(name)
+
+    def write_table(self, df: DataFrame, name: str, mode: WriteMode) -> None:
+        """Write a managed Delta table in Unity Catalog."""
+        df.write.mode(mode).saveAsTable(name)
+
+    def configure_mlflow(self) -> None:
+        """Track in the workspace and register in Unity Catalog (env vars win)."""
+        mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI", "databricks"))
+        mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI", "databricks-uc"))
+        mlflow.set_experiment(self.settings.experiment_name)
+
+    def publish_task_value(self, key: str, value: object) -> None:
+        """Hand ``value`` to later tasks of the same job run (``{{tasks.<task>.values.<key>}}``)."""
+        if self._task_values is None:
+            from databricks.sdk.runtime import dbutils  # only importable on Databricks
+
+            self._task_values = dbutils.jobs.taskValues
+        self._task_values.set(key, value)
+
+    def describe(self) -> str:
+        """Where this run keeps its data and models."""
+        return (
+            f"Unity Catalog schema {self.settings.catalog}.{self.settings.schema_}; "
+            f"experiment {self.settings.experiment_name}"
+        )
+
+
+def local_spark_session() -> SparkSession:
+    """Start Spark in ``local[*]`` with settings that suit a laptop and an offline machine."""
+    # Workers must use this interpreter, or model UDFs cannot import pandas and mlflow.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    return (
+        SparkSession.builder.master("local[*]")
+        .appName(__package__ or "pipeline")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+
+
+def get_platform(settings: Settings, spark: SparkSession | None = None) -> Platform:
+    """Choose the platform from the environment: ``local`` here, every other one on Databricks."""
+    if settings.is_local:
+        return LocalPlatform(settings, spark)
+    return DatabricksPlatform(settings, spark)

@@ -1,0 +1,54 @@
+"""Model registry vocabulary: aliases, tags and URIs, in one place.
+
+Aliases carry the workflow state (``challenger`` passed validation, ``champion`` serves
+predictions); version tags record why. Both work the same in Unity Catalog and in the local
+MLflow registry, which accepts the same three-part model names.
+"""
+
+from __future__ import annotations
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+VALIDATION_STATUS_TAG = "model_validation_status"
+PASSED = "PASSED"
+FAILED = "FAILED"
+
+
+def version_uri(model_name: str, version: str) -> str:
+    """Return the URI of one registered version."""
+    return f"models:/{model_name}/{version}"
+
+
+def alias_uri(model_name: str, alias: str) -> str:
+    """Return the URI that follows an alias, e.g. ``models:/catalog.schema.model@champion``."""
+    return f"models:/{model_name}@{alias}"
+
+
+def version_for_alias(client: MlflowClient, model_name: str, alias: str) -> str | None:
+    """Return the version an alias points at; None if the alias or the model does not exist."""
+    try:
+        return str(client.get_model_version_by_alias(model_name, alias).version)
+    except MlflowException as error:
+        if error.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}:
+            return None
+        raise
+
+
+def latest_version(client: MlflowClient, model_name: str) -> str | None:
+    """Return the highest registered version number; None when nothing is registered."""
+    versions = client.search_model_versions(f"name = '{model_name}'")
+    if not versions:
+        return None
+    return str(max(int(version.version) for version in versions))
+
+
+def set_version_tags(
+    client: MlflowClient, model_name: str, version: str, tags: dict[str, object]
+) -> None:
+    """Record facts about a version as string tags."""
+    for key, value in tags.items():
+        client.set_model_version_tag(model_name, version, key, str(value))

@@ -1,0 +1,73 @@
+"""Score step: batch inference with the champion, appended to the inference table.
+
+Every prediction row carries the model version that made it and when, and rows are only ever
+appended: the inference table is the history that monitoring compares with the training data.
+The input is checked first, so a batch with a missing or mistyped column is rejected before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import mlflow
+from mlflow import MlflowClient
+from pyspark.sql import functions as F
+
+from .data import ID_COLUMN
+from .features import FEATURE_COLUMNS, build_features, check_input_columns
+from .platform import Platform
+from .registry import CHAMPION, version_for_alias, version_uri
+
+logger = logging.getLogger(__name__)
+
+PREDICTION_COLUMN = "prediction"
+MODEL_VERSION_COLUMN = "model_version"
+SCORED_AT_COLUMN = "scored_at"
+
+
+class NoChampionError(LookupError):
+    """No version has been promoted to champion yet, so there is nothing to score with."""
+
+
+@dataclass(frozen=True)
+class ScoringResult:
+    """What one scoring run appended."""
+
+    table: str
+    rows: int
+    model_version: str
+
+
+def score(platform: Platform) -> ScoringResult:
+    """Score the scoring-input table with the champion; append to the predictions table.
+
+    ``@champion`` is resolved to a version number once, and that version is loaded, so the version
+    recorded with each prediction is the one that made it even if the alias moves meanwhile.
+    """
+    settings = platform.settings
+    platform.configure_mlflow()
+    name = settings.registered_model_name
+    batch = platform.read_table(settings.table(settings.tables.scoring_input))
+    check_input_columns(batch)
+
+    version = version_for_alias(MlflowClient(), name, CHAMPION)
+    if version is None:
+        raise NoChampionError(f"{name} has no {CHAMPION!r} alias: run validate and deploy first.")
+    predict = mlflow.pyfunc.spark_udf(
+        platform.spark, version_uri(name, version), env_manager="local", result_type="long"
+    )
+    features = build_features(batch)
+    predictions = features.select(
+        ID_COLUMN,
+        *FEATURE_COLUMNS,
+        predict(F.struct(*FEATURE_COLUMNS)).cast("int").alias(PREDICTION_COLUMN),
+        F.lit(version).alias(MODEL_VERSION_COLUMN),
+        F.current_timestamp().alias(SCORED_AT_COLUMN),
+    )
+    table = settings.table(settings.tables.predictions)
+    platform.write_table(predictions, table, mode="append")
+    rows = batch.count()
+    logger.info("Appended %d predictions of %s version %s to %s", rows, name, version, table)
+    return ScoringResult(table=table, rows=rows, model_version=version)

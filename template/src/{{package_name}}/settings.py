@@ -1,0 +1,134 @@
+"""Typed settings for every environment, read from ``settings.toml`` shipped inside the package.
+
+The file travels inside the wheel, so a Databricks job reads exactly the values that were reviewed
+and deployed with the code. Validation is strict (unknown keys are errors) so that a typo in a
+threshold name fails loudly instead of silently keeping a default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Environment = Literal["local", "dev", "test", "staging", "prod"]
+ENVIRONMENTS: tuple[Environment, ...] = get_args(Environment)
+SETTINGS_FILE = "settings.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tables(_Section):
+    """Short table names; ``Settings.table`` qualifies them with catalog and schema."""
+
+    training_data: str
+    features: str
+    scoring_input: str
+    predictions: str
+
+
+class DataSettings(_Section):
+    """How much data the bundled generator writes, and how the holdout set is carved out."""
+
+    training_rows: int = Field(gt=0)
+    scoring_rows: int = Field(gt=0)
+    seed: int
+    holdout_fraction: float = Field(gt=0, lt=1)
+
+
+class ModelParams(_Section):
+    """Hyperparameters of the gradient-boosted classifier."""
+
+    learning_rate: float = Field(gt=0)
+    max_iter: int = Field(gt=0)
+    max_depth: int | None = Field(default=None, gt=0)
+    l2_regularization: float = Field(default=0.0, ge=0)
+
+
+class ValidationThresholds(_Section):
+    """Gates a new model version must pass before it may become ``challenger``."""
+
+    min_roc_auc: float = Field(ge=0, le=1)
+    min_accuracy: float = Field(ge=0, le=1)
+    max_roc_auc_drop_vs_champion: float = Field(ge=0)
+
+
+class PromotionPolicy(_Section):
+    """When ``challenger`` replaces ``champion``."""
+
+    metric: Literal["roc_auc", "accuracy_score", "f1_score", "precision_score", "recall_score"]
+    min_improvement: float
+
+
+class Settings(_Section):
+    """Everything a pipeline step needs to know about the environment it runs in."""
+
+    env: Environment
+    catalog: str
+    schema_: str = Field(alias="schema")
+    model_name: str
+    experiment_name: str
+    local_dir: Path | None = None
+    tables: Tables
+    data: DataSettings
+    model: ModelParams
+    validation: ValidationThresholds
+    promotion: PromotionPolicy
+
+    @property
+    def is_local(self) -> bool:
+        """Whether this environment runs on this machine rather than on Databricks."""
+        return self.env == "local"
+
+    @property
+    def registered_model_name(self) -> str:
+        """The three-part model name, as Unity Catalog (and the local registry) expects it."""
+        return f"{self.catalog}.{self.schema_}.{self.model_name}"
+
+    def table(self, short_name: str) -> str:
+        """Qualify a short table name as ``catalog.schema.table``."""
+        return f"{self.catalog}.{self.schema_}.{short_name}"
+
+
+class SettingsError(ValueError):
+    """The settings file is missing a value, has an unknown key, or a value out of range."""
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_settings_file(path: Path | None = None) -> dict[str, Any]:
+    """Read the raw TOML document: the packaged file unless ``path`` is given."""
+    if path is not None:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    packaged = resources.files(__package__).joinpath(SETTINGS_FILE)
+    return tomllib.loads(packaged.read_text(encoding="utf-8"))
+
+
+def load_settings(env: str, path: Path | None = None) -> Settings:
+    """Return the validated settings of ``env``: ``[common]`` overlaid with ``[<env>]``."""
+    if env not in ENVIRONMENTS:
+        raise SettingsError(
+            f"Unknown environment {env!r}; expected one of {', '.join(ENVIRONMENTS)}."
+        )
+    document = read_settings_file(path)
+    unknown = set(document) - {"common", *ENVIRONMENTS}
+    if unknown:
+        raise SettingsError(f"Unknown sections in {SETTINGS_FILE}: {', '.join(sorted(unknown))}.")
+    values = _deep_merge(document.get("common", {}), document.get(env, {}))
+    try:
+        return Settings.model_validate({**values, "env": env})
+    except ValidationError as error:
+        raise SettingsError(f"Invalid settings for environment {env!r}:\n{error}") from error

@@ -1,0 +1,130 @@
+"""Validate step: gate a new model version before it may compete for ``champion``.
+
+A version passes when its holdout metrics reach the absolute thresholds and, if a champion exists,
+are not worse than the champion's by more than the allowed drop. A pass moves ``challenger`` to
+the version; a failure only tags it ``FAILED``: no alias moves, so production is untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+
+from .evaluate import evaluate_version
+from .features import split_train_holdout
+from .platform import Platform
+from .registry import (
+    CHALLENGER,
+    CHAMPION,
+    FAILED,
+    PASSED,
+    VALIDATION_STATUS_TAG,
+    set_version_tags,
+    version_for_alias,
+)
+from .settings import ValidationThresholds
+
+logger = logging.getLogger(__name__)
+
+
+class ValidationFailedError(RuntimeError):
+    """The model version did not pass validation; no alias was changed."""
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The outcome of validating one version, with the evidence."""
+
+    model_name: str
+    version: str
+    metrics: dict[str, float]
+    champion_version: str | None = None
+    champion_metrics: dict[str, float] | None = None
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every gate passed."""
+        return not self.failures
+
+
+def check_thresholds(
+    metrics: dict[str, float],
+    thresholds: ValidationThresholds,
+    champion_metrics: dict[str, float] | None = None,
+) -> list[str]:
+    """Return a readable reason for each gate the metrics miss; empty means the version passes."""
+    failures = []
+    if metrics["roc_auc"] < thresholds.min_roc_auc:
+        failures.append(f"roc_auc {metrics['roc_auc']:.4f} < minimum {thresholds.min_roc_auc}")
+    if metrics["accuracy_score"] < thresholds.min_accuracy:
+        failures.append(
+            f"accuracy {metrics['accuracy_score']:.4f} < minimum {thresholds.min_accuracy}"
+        )
+    if champion_metrics is not None:
+        floor = champion_metrics["roc_auc"] - thresholds.max_roc_auc_drop_vs_champion
+        if metrics["roc_auc"] < floor:
+            failures.append(
+                f"roc_auc {metrics['roc_auc']:.4f} is more than "
+                f"{thresholds.max_roc_auc_drop_vs_champion} below the champion's "
+                f"{champion_metrics['roc_auc']:.4f}"
+            )
+    return failures
+
+
+def load_holdout(platform: Platform) -> pd.DataFrame:
+    """Load the holdout part of the feature table as pandas: the same rows for every version."""
+    settings = platform.settings
+    features = platform.read_table(settings.table(settings.tables.features))
+    _, holdout = split_train_holdout(features, settings.data.holdout_fraction)
+    return holdout.toPandas()
+
+
+def validate(platform: Platform, version: str) -> ValidationReport:
+    """Evaluate ``version`` against the thresholds (and the champion); tag it and move aliases.
+
+    Raises:
+        ValidationFailedError: the version failed; it is tagged FAILED and no alias moved.
+
+    """
+    settings = platform.settings
+    platform.configure_mlflow()
+    client = MlflowClient()
+    name = settings.registered_model_name
+    client.get_model_version(name, version)  # fail early, and clearly, on an unknown version
+    holdout = load_holdout(platform)
+    champion = version_for_alias(client, name, CHAMPION)
+
+    with mlflow.start_run(run_name=f"validate-v{version}"):
+        metrics = evaluate_version(name, version, holdout)
+        champion_metrics = None
+        if champion is not None and champion != version:
+            champion_metrics = evaluate_version(name, champion, holdout)
+        failures = check_thresholds(metrics, settings.validation, champion_metrics)
+        mlflow.log_metrics({f"candidate_{key}": value for key, value in metrics.items()})
+        mlflow.set_tags(
+            {"model_version": version, VALIDATION_STATUS_TAG: FAILED if failures else PASSED}
+        )
+
+    report = ValidationReport(name, version, metrics, champion, champion_metrics, failures)
+    set_version_tags(
+        client,
+        name,
+        version,
+        {
+            VALIDATION_STATUS_TAG: PASSED if report.passed else FAILED,
+            "validation_roc_auc": round(metrics["roc_auc"], 6),
+            "validation_accuracy": round(metrics["accuracy_score"], 6),
+        },
+    )
+    if not report.passed:
+        raise ValidationFailedError(
+            f"{name} version {version} failed validation: " + "; ".join(failures)
+        )
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    logger.info("%s version %s passed validation and is now %s", name, version, CHALLENGER)
+    return report

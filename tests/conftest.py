@@ -1,0 +1,73 @@
+"""Fixtures: answer sets, renders cached per test session, git identity.
+
+Under pytest-xdist every worker is its own session, so each worker renders (and installs) only
+the answer sets of the tests it runs; nothing is shared between workers through the disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from support import (
+    ANSWER_SETS,
+    DEFAULT_ANSWERS,
+    GIT_IDENTITY,
+    REPO_ROOT,
+    AnswerSet,
+    Rendered,
+    render,
+)
+
+RenderFn = Callable[[AnswerSet], Rendered]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _git_identity() -> Iterator[None]:
+    """Copier commits uncommitted template changes in its clone, which needs a git identity."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in GIT_IDENTITY.items():
+            patch.setenv(name, value)
+        yield
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def render_answers(tmp_path_factory: pytest.TempPathFactory) -> RenderFn:
+    """Render an answer set once per session; later calls return the same directory.
+
+    The renders are shared by many tests and must stay pristine: tests only read them. A test
+    that needs to change files or run tools that write renders its own copy.
+    """
+    cache: dict[str, Rendered] = {}
+
+    def get(answer_set: AnswerSet) -> Rendered:
+        if answer_set.id not in cache:
+            dst = tmp_path_factory.mktemp(f"render-{answer_set.id}") / "project"
+            cache[answer_set.id] = render(dst, answer_set.data)
+        return cache[answer_set.id]
+
+    return get
+
+
+@pytest.fixture(params=ANSWER_SETS, ids=[a.id for a in ANSWER_SETS])
+def answer_set(request: pytest.FixtureRequest) -> AnswerSet:
+    """Each answer set in turn (the test runs once per set)."""
+    return request.param
+
+
+@pytest.fixture
+def rendered(answer_set: AnswerSet, render_answers: RenderFn) -> Rendered:
+    """The session's render of the current answer set (read-only)."""
+    return render_answers(answer_set)
+
+
+@pytest.fixture
+def default_render(render_answers: RenderFn) -> Rendered:
+    """The session's render with every default answer (read-only)."""
+    return render_answers(DEFAULT_ANSWERS)

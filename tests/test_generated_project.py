@@ -1,0 +1,175 @@
+"""Each rendered project works as a user finds it after `copier copy`: committed to git, installed
+into its own venv with `pip install -e '.[dev]'` (here: uv), its own test suite passes and its
+whole lifecycle runs locally, offline, and leaves nothing untracked behind.
+
+Slow (Spark, MLflow, installs). Tests of one answer set share one install; `xdist_group` keeps
+them on the same pytest-xdist worker (`--dist loadgroup`, as `scripts/test` runs).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from support import (
+    ANSWER_SETS,
+    AnswerSet,
+    CommandResult,
+    InstalledProject,
+    git_commit_all,
+    git_untracked_or_changed,
+    install_project,
+    render,
+    run,
+    user_env,
+)
+
+pytestmark = pytest.mark.slow
+
+InstallFn = Callable[[AnswerSet], InstalledProject]
+
+BY_ANSWER_SET = [pytest.param(a, id=a.id, marks=pytest.mark.xdist_group(a.id)) for a in ANSWER_SETS]
+# A second run on existing state costs a pipeline run; once (default answers) is enough.
+DEFAULT_ONLY = [p for p in BY_ANSWER_SET if p.id == "default"]
+
+# The console script's subcommands, one per lifecycle step, as the Databricks jobs call them.
+STEPS = ("ingest", "features", "train", "validate", "deploy", "score", "run-pipeline")
+ENV_CHOICES = "{local,dev,test,staging,prod}"
+
+# A line that names the champion and its version, e.g. "champion: version 2 (auc=0.91)".
+CHAMPION_LINE = re.compile(r"^.*\bchampion\b.*\d.*$", re.IGNORECASE | re.MULTILINE)
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> InstallFn:
+    """Render, commit and install a project per answer set, once per worker session.
+
+    Its own render, not the shared read-only one: installing and running write into the project.
+    """
+    cache: dict[str, InstalledProject] = {}
+    failures: dict[str, str] = {}  # a failed setup is reported once per test, not retried
+
+    def get(answer_set: AnswerSet) -> InstalledProject:
+        if answer_set.id in failures:
+            pytest.fail(f"setting up the project failed earlier:\n{failures[answer_set.id]}")
+        if answer_set.id not in cache:
+            dst = tmp_path_factory.mktemp(f"project-{answer_set.id}") / "project"
+            try:
+                rendered = render(dst, answer_set.data)
+                git_commit_all(dst, "Start from the template")
+                cache[answer_set.id] = install_project(rendered)
+            except (RuntimeError, ValueError) as exc:
+                failures[answer_set.id] = str(exc)
+                raise
+        return cache[answer_set.id]
+
+    return get
+
+
+def assert_ok(result: CommandResult) -> None:
+    assert result.returncode == 0, result.report()
+
+
+def assert_git_clean(project: InstalledProject, after: str, before: set[str] | None = None) -> None:
+    """`git status` shows nothing new: what the command wrote is covered by .gitignore.
+
+    `before` holds what earlier commands already left, so that each test blames only its own.
+    """
+    leftovers = sorted(set(git_untracked_or_changed(project.path)) - (before or set()))
+    assert leftovers == [], f"{after} left files that .gitignore does not cover: {leftovers}"
+
+
+def run_pipeline(project: InstalledProject) -> CommandResult:
+    slug = project.rendered.slug
+    return run(
+        [project.bin(slug), "run-pipeline", "--env", "local"],
+        cwd=project.path,
+        env=user_env(),
+        timeout=1800,
+    )
+
+
+def assert_names_champion(result: CommandResult) -> None:
+    assert CHAMPION_LINE.search(result.output), (
+        "run-pipeline must print which model version is champion\n" + result.report()
+    )
+
+
+@pytest.mark.parametrize("answer_set", BY_ANSWER_SET)
+def test_install_leaves_git_clean(answer_set: AnswerSet, installed: InstallFn) -> None:
+    assert_git_clean(installed(answer_set), after="`pip install -e '.[dev]'`")
+
+
+@pytest.mark.parametrize("answer_set", BY_ANSWER_SET)
+def test_console_script_offers_every_step_and_environment(
+    answer_set: AnswerSet, installed: InstallFn
+) -> None:
+    project = installed(answer_set)
+    script = project.bin(project.rendered.slug)
+    overview = run([script, "--help"], cwd=project.path, env=user_env(), timeout=300)
+    assert_ok(overview)
+    assert [step for step in STEPS if step not in overview.output] == []
+    for step in ("train", "run-pipeline"):
+        usage = run([script, step, "--help"], cwd=project.path, env=user_env(), timeout=300)
+        assert_ok(usage)
+        assert ENV_CHOICES in usage.output, f"`{step} --env` must offer {ENV_CHOICES}"
+
+
+@pytest.mark.parametrize("answer_set", BY_ANSWER_SET)
+def test_project_test_suite_passes(
+    answer_set: AnswerSet, installed: InstallFn, tmp_path: Path
+) -> None:
+    project = installed(answer_set)
+    before = set(git_untracked_or_changed(project.path))
+    report = tmp_path / "junit.xml"
+    result = run(
+        [project.bin("pytest"), f"--junitxml={report}"],
+        cwd=project.path,
+        env=user_env(),
+        timeout=2400,
+    )
+    assert_ok(result)
+
+    classnames = {case.get("classname", "") for case in ET.parse(report).iter("testcase")}
+    for kind in ("unit", "integration"):
+        assert any(name.startswith(f"tests.{kind}.") for name in classnames), (
+            f"`pytest` in the project ran no test from tests/{kind}"
+        )
+    assert_git_clean(project, after="the project's test suite", before=before)
+
+
+@pytest.mark.parametrize("answer_set", BY_ANSWER_SET)
+def test_local_pipeline_runs_and_names_a_champion(
+    answer_set: AnswerSet, installed: InstallFn
+) -> None:
+    project = installed(answer_set)
+    shutil.rmtree(project.path / ".local", ignore_errors=True)  # as on a fresh clone
+    before = set(git_untracked_or_changed(project.path))
+
+    result = run_pipeline(project)
+
+    assert_ok(result)
+    assert_names_champion(result)
+    state = project.path / ".local"
+    assert state.is_dir() and any(state.iterdir()), "the local run keeps its state in .local/"
+    assert_git_clean(project, after="run-pipeline --env local", before=before)
+
+
+@pytest.mark.parametrize("answer_set", DEFAULT_ONLY)
+def test_local_pipeline_runs_again_on_existing_state(
+    answer_set: AnswerSet, installed: InstallFn
+) -> None:
+    # Users run the pipeline more than once: the second run must build on the first one's
+    # registry (a new version, compared with the existing champion), not trip over it.
+    project = installed(answer_set)
+    if not (project.path / ".local").is_dir():
+        assert_ok(run_pipeline(project))
+
+    result = run_pipeline(project)
+
+    assert_ok(result)
+    assert_names_champion(result)

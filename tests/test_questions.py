@@ -1,0 +1,253 @@
+"""The questions: bad answers are refused with a message that says what is allowed, good edge
+cases are accepted, and derived defaults are what a user expects.
+
+Answers are passed as `data` with `defaults=True`, exactly as `copier copy --data ... --defaults`
+does; nothing is written (`pretend=True`) except where a test says so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from support import is_python_identifier_safe, render
+
+NAME_CHARS = (
+    "The project name must start with a letter and contain only letters, digits, spaces, "
+    "hyphens and underscores."
+)
+SLUG_FORMAT = (
+    "The slug must be lowercase letters and digits separated by single hyphens, starting with a "
+    "letter (e.g. customer-churn)."
+)
+PACKAGE_FORMAT = (
+    "The package name must be lowercase letters, digits and underscores, starting with a letter "
+    "(e.g. customer_churn)."
+)
+EMAIL_FORMAT = "The email must look like name@example.com."
+AUTHOR_FORMAT = "The author name must be one line without double quotes or backslashes."
+
+
+def reserved(name: str) -> str:
+    return (
+        f'"{name}" is a Python keyword or the name of a module the project imports; '
+        "choose another package name."
+    )
+
+
+def uc_identifier(label: str, value: str) -> str:
+    return (
+        f"The {label} must be a Unity Catalog identifier: lowercase letters, digits and "
+        f'underscores, not starting with a digit (got "{value}").'
+    )
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """An answer set that must be refused, and the message that must name the problem."""
+
+    id: str
+    data: dict[str, str]
+    question: str
+    message: str
+
+
+INVALID_ANSWERS: tuple[Invalid, ...] = (
+    Invalid(
+        "empty-name", {"project_name": ""}, "project_name", "The project name must not be empty."
+    ),
+    Invalid(
+        "blank-name", {"project_name": "   "}, "project_name", "The project name must not be empty."
+    ),
+    Invalid(
+        "long-name",
+        {"project_name": "N" * 61},
+        "project_name",
+        "The project name must be at most 60 characters.",
+    ),
+    Invalid("name-leading-digit", {"project_name": "2 Fast Churn"}, "project_name", NAME_CHARS),
+    Invalid("name-slash", {"project_name": "team/churn"}, "project_name", NAME_CHARS),
+    Invalid("name-backslash", {"project_name": "team\\churn"}, "project_name", NAME_CHARS),
+    Invalid("name-dot-dot", {"project_name": "..churn"}, "project_name", NAME_CHARS),
+    Invalid("name-punctuation", {"project_name": "Churn!"}, "project_name", NAME_CHARS),
+    Invalid("slug-uppercase", {"project_slug": "Customer-Churn"}, "project_slug", SLUG_FORMAT),
+    Invalid("slug-double-hyphen", {"project_slug": "customer--churn"}, "project_slug", SLUG_FORMAT),
+    Invalid("slug-trailing-hyphen", {"project_slug": "churn-"}, "project_slug", SLUG_FORMAT),
+    Invalid("slug-path", {"project_slug": "../churn"}, "project_slug", SLUG_FORMAT),
+    Invalid("slug-leading-digit", {"project_slug": "2-fast"}, "project_slug", SLUG_FORMAT),
+    Invalid("package-keyword", {"package_name": "class"}, "package_name", reserved("class")),
+    Invalid("package-soft-keyword", {"package_name": "match"}, "package_name", reserved("match")),
+    Invalid(
+        "package-shadows-mlflow", {"package_name": "mlflow"}, "package_name", reserved("mlflow")
+    ),
+    Invalid(
+        "package-shadows-pyspark", {"package_name": "pyspark"}, "package_name", reserved("pyspark")
+    ),
+    Invalid("package-shadows-test", {"package_name": "test"}, "package_name", reserved("test")),
+    # A name whose *derived* package would shadow a module is refused too, not rendered broken.
+    Invalid("name-derives-reserved", {"project_name": "Test"}, "package_name", reserved("test")),
+    Invalid("package-hyphen", {"package_name": "customer-churn"}, "package_name", PACKAGE_FORMAT),
+    Invalid("package-leading-digit", {"package_name": "2fast"}, "package_name", PACKAGE_FORMAT),
+    Invalid("package-dotted", {"package_name": "churn.model"}, "package_name", PACKAGE_FORMAT),
+    Invalid("package-path", {"package_name": "src/churn"}, "package_name", PACKAGE_FORMAT),
+    Invalid(
+        "description-empty",
+        {"description": ""},
+        "description",
+        "The description must not be empty.",
+    ),
+    Invalid(
+        "description-multiline",
+        {"description": "Predicts churn.\nAlso makes coffee."},
+        "description",
+        "The description must be a single line.",
+    ),
+    Invalid(
+        "description-quote",
+        {"description": 'The "best" churn model.'},
+        "description",
+        "The description must not contain double quotes or backslashes.",
+    ),
+    Invalid(
+        "description-long",
+        {"description": "d" * 201},
+        "description",
+        "The description must be at most 200 characters.",
+    ),
+    Invalid(
+        "author-empty", {"author_name": " "}, "author_name", "The author name must not be empty."
+    ),
+    Invalid("author-multiline", {"author_name": "Ada\nGrace"}, "author_name", AUTHOR_FORMAT),
+    Invalid("author-quote", {"author_name": 'Ada "the first"'}, "author_name", AUTHOR_FORMAT),
+    Invalid(
+        "email-no-at", {"author_email": "ml-platform.example.com"}, "author_email", EMAIL_FORMAT
+    ),
+    Invalid("email-no-domain-dot", {"author_email": "ml@localhost"}, "author_email", EMAIL_FORMAT),
+    Invalid(
+        "email-space", {"author_email": "ml platform@example.com"}, "author_email", EMAIL_FORMAT
+    ),
+    Invalid(
+        "catalog-uppercase",
+        {"catalog_dev": "Dev"},
+        "catalog_dev",
+        uc_identifier("dev catalog", "Dev"),
+    ),
+    Invalid(
+        "catalog-leading-digit",
+        {"catalog_prod": "1prod"},
+        "catalog_prod",
+        uc_identifier("prod catalog", "1prod"),
+    ),
+    Invalid(
+        "catalog-dotted",
+        {"catalog_staging": "main.staging"},
+        "catalog_staging",
+        uc_identifier("staging catalog", "main.staging"),
+    ),
+    Invalid(
+        "catalog-empty",
+        {"catalog_test": ""},
+        "catalog_test",
+        uc_identifier("test catalog", ""),
+    ),
+    Invalid(
+        "schema-hyphen",
+        {"schema_name": "churn-models"},
+        "schema_name",
+        uc_identifier("schema", "churn-models"),
+    ),
+    Invalid(
+        "schema-space",
+        {"schema_name": "churn models"},
+        "schema_name",
+        uc_identifier("schema", "churn models"),
+    ),
+)
+
+
+@pytest.mark.parametrize("case", INVALID_ANSWERS, ids=[c.id for c in INVALID_ANSWERS])
+def test_invalid_answer_is_refused_with_its_message(case: Invalid, tmp_path: Path) -> None:
+    expected = f"Validation error for question '{case.question}': {case.message}"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        render(tmp_path / "project", case.data)
+    assert not (tmp_path / "project").exists(), "a refused answer must not leave files behind"
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.10", "3.13", "3", "python3.12"])
+def test_unsupported_python_version_is_refused(version: str, tmp_path: Path) -> None:
+    # The list of choices grows over time; the message must name the refused value.
+    expected = f"Invalid choice for 'python_version': '{version}' is not in ["
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        render(tmp_path / "project", {"python_version": version})
+
+
+DEFAULTS = {
+    "project_name": "Customer Churn",
+    "project_slug": "customer-churn",
+    "package_name": "customer_churn",
+    "python_version": "3.12",
+    "catalog_dev": "dev",
+    "catalog_test": "test",
+    "catalog_staging": "staging",
+    "catalog_prod": "prod",
+    "schema_name": "customer_churn",
+}
+
+
+def test_defaults(tmp_path: Path) -> None:
+    answers = render(tmp_path / "project", {}, pretend=True).answers
+    assert {key: answers[key] for key in DEFAULTS} == DEFAULTS
+
+
+@pytest.mark.parametrize(
+    ("project_name", "slug", "package"),
+    [
+        ("ML 2 Go-Fast", "ml-2-go-fast", "ml_2_go_fast"),
+        ("Fraud  Detection", "fraud-detection", "fraud_detection"),
+        ("Demand_Forecast v2", "demand-forecast-v2", "demand_forecast_v2"),
+        ("Churn-", "churn", "churn"),
+        ("Test Suite", "test-suite", "test_suite"),
+        ("X", "x", "x"),
+    ],
+)
+def test_names_derive_slug_package_and_schema(
+    project_name: str, slug: str, package: str, tmp_path: Path
+) -> None:
+    answers = render(tmp_path / "project", {"project_name": project_name}, pretend=True).answers
+    assert (answers["project_slug"], answers["package_name"]) == (slug, package)
+    assert answers["schema_name"] == package, "the schema defaults to the package name"
+    assert is_python_identifier_safe(answers["package_name"])
+
+
+def test_longest_valid_name_derives_valid_names(tmp_path: Path) -> None:
+    # Any name the project_name validator accepts must derive a slug and a package that their
+    # own validators accept; otherwise `--defaults` fails on a question the user never saw.
+    name = "Quarterly Revenue Forecast for Enterprise Accounts v2 - EMEA"
+    assert len(name) == 60
+    answers = render(tmp_path / "project", {"project_name": name}, pretend=True).answers
+    assert answers["project_slug"] == "quarterly-revenue-forecast-for-enterprise-accounts-v2-emea"
+
+
+def test_overridden_names_are_kept_and_drive_the_schema(tmp_path: Path) -> None:
+    data = {"project_name": "Churn", "project_slug": "churn-v2", "package_name": "retention"}
+    answers = render(tmp_path / "project", data, pretend=True).answers
+    assert (answers["project_slug"], answers["package_name"]) == ("churn-v2", "retention")
+    assert answers["schema_name"] == "retention"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"catalog_dev": "_sandbox", "schema_name": "_ml"},
+        {"author_email": "first.last+ml@sub.example.co.uk"},
+        {"author_name": "Zoë O'Brien-Smith (ML)"},
+        {"description": "Ranks leads: top #10 first, sales & marketing's view {daily}."},
+        {"python_version": "3.11"},
+    ],
+    ids=["underscore-identifiers", "plus-email", "unicode-author", "punctuation", "python-3.11"],
+)
+def test_valid_edge_cases_are_accepted(data: dict[str, str], tmp_path: Path) -> None:
+    answers = render(tmp_path / "project", data, pretend=True).answers
+    assert {key: answers[key] for key in data} == data

@@ -1,0 +1,244 @@
+"""Static checks of every rendered project, for each answer set: what `copier copy` writes must be
+a clean repository a team can commit as is (no template leftovers, valid Python and config files,
+lint-clean, every answer used).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from packaging.specifiers import SpecifierSet
+from support import (
+    ANSWERS_FILE,
+    TOOLS_BIN,
+    AnswerSet,
+    Rendered,
+    project_files,
+    read_text,
+    render,
+    run,
+)
+
+# Answers that may legitimately appear in no rendered file, each with the reason. An answer that
+# appears nowhere is usually a question the template forgot to use; add it here only when it is
+# consumed some other way (e.g. only by copier itself, or only by a `when:` condition).
+ANSWERS_NOT_RENDERED: dict[str, str] = {}
+
+# Files copier may render that are not UTF-8 text.
+BINARY_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".ico", ".parquet", ".whl"})
+
+JINJA_MARKERS = ("{{", "{%", "%}")
+# GitHub Actions and Azure Pipelines expressions, `${{ ... }}`, are legitimate in CI YAML.
+CI_EXPRESSION = "${{"
+# Databricks job "dynamic value references" use double braces too, in a few known namespaces:
+# `{{job.run_id}}`, `{{tasks.train.values.version}}`, `{{workspace.url}}`, `{{input}}`, ...
+DATABRICKS_REFERENCE = re.compile(
+    r"\{\{\s*(?:job|tasks?|workspace|input|backfill)\b[^{}\s]*\s*\}\}"
+)
+YAML_SUFFIXES = (".yml", ".yaml")
+
+
+class _TolerantLoader(yaml.SafeLoader):
+    """Safe YAML loader that accepts application tags such as GitLab's `!reference`."""
+
+
+def _construct_tagged(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_TolerantLoader.add_multi_constructor("!", _construct_tagged)
+
+
+def texts(rendered: Rendered) -> Iterator[tuple[Path, str]]:
+    """(relative path, text) of every text file of the render."""
+    for path in project_files(rendered.path):
+        text = read_text(path)
+        if text is not None:
+            yield path.relative_to(rendered.path), text
+
+
+def files_with_suffix(rendered: Rendered, *suffixes: str) -> list[Path]:
+    return [p for p in project_files(rendered.path) if p.name.endswith(suffixes)]
+
+
+def test_render_is_not_empty(rendered: Rendered) -> None:
+    assert len(list(project_files(rendered.path))) > 1
+
+
+def test_every_file_is_text_and_no_template_suffix_is_left(rendered: Rendered) -> None:
+    binary = [
+        str(p.relative_to(rendered.path))
+        for p in project_files(rendered.path)
+        if p.suffix not in BINARY_SUFFIXES and read_text(p) is None
+    ]
+    jinja = [
+        str(p.relative_to(rendered.path))
+        for p in project_files(rendered.path)
+        if p.suffix == ".jinja"
+    ]
+    assert binary == [], "files that are not UTF-8 text"
+    assert jinja == [], "files that kept their .jinja suffix"
+
+
+def test_no_jinja_markers_left(rendered: Rendered) -> None:
+    leftovers: list[str] = []
+    for rel, text in texts(rendered):
+        if rel.name.endswith(YAML_SUFFIXES):
+            text = text.replace(CI_EXPRESSION, "")
+        text = DATABRICKS_REFERENCE.sub("", text)
+        for number, line in enumerate(text.splitlines(), start=1):
+            if any(marker in line for marker in JINJA_MARKERS):
+                leftovers.append(f"{rel}:{number}: {line.strip()}")
+    assert leftovers == [], "unrendered Jinja:\n" + "\n".join(leftovers)
+
+
+def test_no_unrendered_names(rendered: Rendered) -> None:
+    # A path or text that still names a question (e.g. a directory called `{{package_name}}`
+    # that copier could not render) shows up as the bare question name in braces.
+    names = [str(p.relative_to(rendered.path)) for p in project_files(rendered.path)]
+    assert [n for n in names if "{" in n or "}" in n] == []
+
+
+def test_no_todo_or_fixme(rendered: Rendered) -> None:
+    found = [
+        f"{rel}:{number}: {line.strip()}"
+        for rel, text in texts(rendered)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if re.search(r"\b(TODO|FIXME)\b", line)
+    ]
+    assert found == []
+
+
+def test_python_files_compile(rendered: Rendered) -> None:
+    sources = files_with_suffix(rendered, ".py")
+    assert sources, "the project has no Python files"
+    for path in sources:
+        compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]],
+    ids=["check", "format"],
+)
+def test_ruff_passes_unchanged(rendered: Rendered, command: list[str]) -> None:
+    # Run in the project so that its own ruff configuration (pyproject.toml) applies.
+    result = run([TOOLS_BIN / "ruff", *command], cwd=rendered.path, timeout=300)
+    assert result.returncode == 0, result.report()
+
+
+def test_yaml_files_parse(rendered: Rendered) -> None:
+    for path in files_with_suffix(rendered, *YAML_SUFFIXES):
+        with path.open(encoding="utf-8") as stream:
+            list(yaml.load_all(stream, Loader=_TolerantLoader))
+
+
+def test_toml_files_parse(rendered: Rendered) -> None:
+    for path in files_with_suffix(rendered, ".toml"):
+        tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def test_json_files_parse(rendered: Rendered) -> None:
+    for path in files_with_suffix(rendered, ".json"):
+        json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_answers_file_records_the_answers(rendered: Rendered) -> None:
+    path = rendered.path / ANSWERS_FILE
+    assert path.is_file(), f"{ANSWERS_FILE} is missing: `copier update` needs it"
+    recorded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert recorded.get("_src_path"), "the answers file must say where the template came from"
+    assert {key: recorded.get(key) for key in rendered.answers} == dict(rendered.answers)
+
+
+def test_every_given_answer_appears_in_the_render(
+    answer_set: AnswerSet, rendered: Rendered
+) -> None:
+    """Each answer the user gave is found, as typed, in a rendered file (not the answers file)."""
+    corpus = "\n".join(text for rel, text in texts(rendered) if rel.name != ANSWERS_FILE)
+    missing = {
+        question: value
+        for question, value in answer_set.data.items()
+        if question not in ANSWERS_NOT_RENDERED and value not in corpus
+    }
+    assert missing == {}, "answers that no rendered file contains"
+
+
+def test_every_given_answer_changes_the_render(
+    answer_set: AnswerSet, rendered: Rendered, tmp_path: Path
+) -> None:
+    """Leaving out one answer (its question then takes its default) must change some file.
+
+    This also catches answers used only in a transformed form (e.g. "3.12" as "py312") and
+    answers whose value happens to appear in the render for another reason.
+    """
+    baseline = snapshot(rendered.path)
+    unused = []
+    for question in answer_set.data:
+        if question in ANSWERS_NOT_RENDERED:
+            continue
+        others = {k: v for k, v in answer_set.data.items() if k != question}
+        variant = render(tmp_path / question, others)
+        changed_answer = variant.answers[question] != rendered.answers[question]
+        if changed_answer and snapshot(variant.path) == baseline:
+            unused.append(question)
+    assert unused == [], "answers that change nothing in the render"
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every rendered file's content by relative path, the answers file left out."""
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in project_files(root)
+        if path.name != ANSWERS_FILE
+    }
+
+
+def _requirement_names(requirements: list[str]) -> set[str]:
+    names = set()
+    for requirement in requirements:
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+        assert match, f"unparseable requirement {requirement!r}"
+        names.add(re.sub(r"[-_.]+", "-", match.group(1)).lower())
+    return names
+
+
+def test_pyproject_is_an_installable_src_layout_package(rendered: Rendered) -> None:
+    pyproject = tomllib.loads((rendered.path / "pyproject.toml").read_text(encoding="utf-8"))
+    project = pyproject["project"]
+
+    assert pyproject["build-system"]["build-backend"] == "hatchling.build"
+    assert (rendered.path / "src" / rendered.package / "__init__.py").is_file()
+
+    script = project.get("scripts", {}).get(rendered.slug, "")
+    assert script.startswith(f"{rendered.package}."), (
+        f"console script `{rendered.slug}` must run the package, got {script!r}"
+    )
+
+    dev = _requirement_names(project.get("optional-dependencies", {}).get("dev", []))
+    assert {"pyspark", "pytest", "ruff", "pre-commit"} <= dev
+
+    # The python_version answer picks CI's and Databricks' Python; the package itself must install
+    # on every supported version, including the interpreter running these tests (no other Python
+    # can be fetched here).
+    requires = SpecifierSet(project.get("requires-python", ""))
+    for version in ("3.11", "3.12", platform.python_version()):
+        assert requires.contains(version), f"requires-python {requires} excludes Python {version}"
+
+
+def test_tests_are_split_into_unit_and_integration(rendered: Rendered) -> None:
+    for kind in ("unit", "integration"):
+        tests = list((rendered.path / "tests" / kind).glob("test_*.py"))
+        assert tests, f"tests/{kind} has no test modules"
