@@ -6,7 +6,7 @@ the answer sets of the tests it runs; nothing is shared between workers through 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,10 +17,9 @@ from support import (
     REPO_ROOT,
     AnswerSet,
     Rendered,
+    RenderFn,
     render,
 )
-
-RenderFn = Callable[[AnswerSet], Rendered]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,18 @@ ANSWER_SETS: tuple[AnswerSet, ...] = (
             "catalog_staging": "fraud_preprod",
             "catalog_prod": "fraud_live",
             "schema_name": "card_fraud",
+            "cloud": "azure",
+            "staging_workspace_url": "https://adb-1111111111111111.11.azuredatabricks.net",
+            "prod_workspace_url": "https://adb-2222222222222222.12.azuredatabricks.net",
+            "read_group": "fraud-analysts",
+            "staging_service_principal": "11111111-2222-4333-8444-555555555555",
+            "prod_service_principal": "66666666-7777-4888-9999-000000000000",
+            "compute": "classic",
+            "cluster_node_type": "Standard_E8ds_v5",
+            "default_branch": "develop",
+            "release_branch": "production",
+            "cicd_platform": "azure_devops",
+            "alert_email": "fraud-oncall@bank.example.org",
         },
     ),
     AnswerSet(
@@ -83,6 +95,18 @@ ANSWER_SETS: tuple[AnswerSet, ...] = (
             "catalog_staging": "pre_prod_2",
             "catalog_prod": "lake_2",
             "schema_name": "go_fast_v2",
+            "cloud": "gcp",
+            "staging_workspace_url": "https://1234567890123456.7.gcp.databricks.com",
+            "prod_workspace_url": "https://6543210987654321.3.gcp.databricks.com",
+            "read_group": "Sales Analytics 2",
+            "staging_service_principal": "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
+            "prod_service_principal": "ffffffff-0000-4111-a222-333333333333",
+            "compute": "classic",
+            "cluster_node_type": "n2-highmem-8",
+            "default_branch": "trunk",
+            "release_branch": "releases/stable",
+            "cicd_platform": "gitlab",
+            "alert_email": "go-fast.alerts+ml@example.co.uk",
         },
     ),
     AnswerSet(
@@ -101,6 +125,17 @@ ANSWER_SETS: tuple[AnswerSet, ...] = (
             "catalog_staging": "_scm_stage",
             "catalog_prod": "_scm_prod",
             "schema_name": "weekly_demand",
+            "cloud": "azure",
+            # One workspace for staging and prod; staging jobs run as whoever deploys.
+            "staging_workspace_url": "https://adb-3333333333333333.3.azuredatabricks.net",
+            "prod_workspace_url": "https://adb-3333333333333333.3.azuredatabricks.net",
+            "read_group": "scds-readers",
+            "prod_service_principal": "12345678-90ab-4cde-8f01-234567890abc",
+            "compute": "classic",
+            "cluster_node_type": "Standard_D8ds_v5",
+            "default_branch": "master",
+            "release_branch": "prod-release",
+            "cicd_platform": "none",
         },
     ),
 )
@@ -121,6 +156,10 @@ class Rendered:
     @property
     def package(self) -> str:
         return str(self.answers["package_name"])
+
+
+# How tests get a render: the session-cached `render_answers` fixture of conftest.py.
+RenderFn = Callable[[AnswerSet], Rendered]
 
 
 def recorded_answers(worker: copier.Worker) -> dict[str, Any]:

@@ -26,7 +26,6 @@ PACKAGE_FORMAT = (
     "The package name must be lowercase letters, digits and underscores, starting with a letter "
     "(e.g. customer_churn)."
 )
-EMAIL_FORMAT = "The email must look like name@example.com."
 AUTHOR_FORMAT = "The author name must be one line without double quotes or backslashes."
 
 
@@ -35,6 +34,10 @@ def reserved(name: str) -> str:
         f'"{name}" is a Python keyword or the name of a module the project imports; '
         "choose another package name."
     )
+
+
+def email_format(value: str) -> str:
+    return f'The email must look like name@example.com (got "{value}").'
 
 
 def uc_identifier(label: str, value: str) -> str:
@@ -122,11 +125,22 @@ INVALID_ANSWERS: tuple[Invalid, ...] = (
     Invalid("author-multiline", {"author_name": "Ada\nGrace"}, "author_name", AUTHOR_FORMAT),
     Invalid("author-quote", {"author_name": 'Ada "the first"'}, "author_name", AUTHOR_FORMAT),
     Invalid(
-        "email-no-at", {"author_email": "ml-platform.example.com"}, "author_email", EMAIL_FORMAT
+        "email-no-at",
+        {"author_email": "ml-platform.example.com"},
+        "author_email",
+        email_format("ml-platform.example.com"),
     ),
-    Invalid("email-no-domain-dot", {"author_email": "ml@localhost"}, "author_email", EMAIL_FORMAT),
     Invalid(
-        "email-space", {"author_email": "ml platform@example.com"}, "author_email", EMAIL_FORMAT
+        "email-no-domain-dot",
+        {"author_email": "ml@localhost"},
+        "author_email",
+        email_format("ml@localhost"),
+    ),
+    Invalid(
+        "email-space",
+        {"author_email": "ml platform@example.com"},
+        "author_email",
+        email_format("ml platform@example.com"),
     ),
     Invalid(
         "catalog-uppercase",

@@ -12,9 +12,13 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 
+from mlflow import MlflowClient
+
 from .deploy import PromotionDecision, deploy
 from .features import InputSchemaError, write_feature_table
 from .ingest import ingest
+from .lakehouse import sync_quality_monitor
+from .monitor import MonitoringResult, monitor
 from .pipeline import PipelineResult, run_pipeline
 from .platform import Platform, get_platform
 from .registry import latest_version
@@ -29,6 +33,7 @@ EXIT_VALIDATION_FAILED = 1
 EXIT_USAGE = 2
 EXIT_PRECONDITION = 3  # a required table, model version or alias does not exist yet
 EXIT_BAD_INPUT = 4  # input data failed the schema check; nothing was written
+EXIT_RETRAINING_NEEDED = 5  # monitoring: a metric crossed its threshold; run the training job
 
 
 def _print_validation(report: ValidationReport) -> None:
@@ -44,6 +49,21 @@ def _print_deployment(decision: PromotionDecision) -> None:
     print(
         f"Deployed: version {decision.challenger_version} {verdict}: {decision.reason}{unchanged}"
     )
+
+
+def _print_monitoring(result: MonitoringResult) -> None:
+    print(result.message)
+    if result.model_version is None:
+        return
+    if result.retraining_needed:
+        print(
+            f"  Retraining needed: {len(result.breaches)} of {len(result.metrics)} metrics "
+            "crossed their thresholds:"
+        )
+        for metric in result.breaches:
+            print(f"    {metric.describe()}")
+    print(f"  Metrics appended to {result.metrics_table}")
+    print(f"  Report: {result.report_path} (MLflow run {result.run_id})")
 
 
 def _print_pipeline(result: PipelineResult, platform: Platform) -> None:
@@ -65,13 +85,15 @@ def _print_pipeline(result: PipelineResult, platform: Platform) -> None:
     )
     metrics = ", ".join(f"{key} {value}" for key, value in result.champion.metrics.items())
     print(f"Champion: {result.trained.model_name} version {result.champion.version} ({metrics})")
+    _print_monitoring(result.monitored)
     print(f"Where: {platform.describe()}")
 
 
 def _run_ingest(platform: Platform, args: argparse.Namespace) -> None:
-    result = ingest(platform, shift=args.shift)
+    result = ingest(platform, shift=args.shift, flip_labels_fraction=args.flip_labels)
     print(f"Wrote {result.training_rows} rows to {result.training_table}")
     print(f"Wrote {result.scoring_rows} rows to {result.scoring_table}")
+    print(f"Wrote their labels to {result.labels_table}")
 
 
 def _run_features(platform: Platform, args: argparse.Namespace) -> None:
@@ -87,8 +109,6 @@ def _run_validate(platform: Platform, args: argparse.Namespace) -> None:
     version = args.model_version
     if version is None:
         platform.configure_mlflow()
-        from mlflow import MlflowClient
-
         version = latest_version(MlflowClient(), platform.settings.registered_model_name)
         if version is None:
             raise LookupError("No model version is registered yet: run the train step first.")
@@ -104,8 +124,32 @@ def _run_score(platform: Platform, args: argparse.Namespace) -> None:
     print(f"Appended {result.rows} predictions of version {result.model_version} to {result.table}")
 
 
-def _run_pipeline(platform: Platform, args: argparse.Namespace) -> None:
-    _print_pipeline(run_pipeline(platform, shift=args.shift), platform)
+def _run_monitor(platform: Platform, args: argparse.Namespace) -> int:
+    result = monitor(platform)
+    _print_monitoring(result)
+    if result.retraining_needed and not args.exit_zero:
+        return EXIT_RETRAINING_NEEDED
+    return EXIT_OK
+
+
+def _run_quality_monitor(platform: Platform, args: argparse.Namespace) -> int:
+    if platform.settings.is_local:
+        print(
+            "Lakehouse Monitoring runs on Databricks only; locally, the monitor step computes "
+            "the same drift metrics.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    from databricks.sdk import WorkspaceClient  # authenticates from the job's environment
+
+    print(sync_quality_monitor(platform, WorkspaceClient()).describe())
+    return EXIT_OK
+
+
+def _run_pipeline(platform: Platform, args: argparse.Namespace) -> int:
+    result = run_pipeline(platform, shift=args.shift, flip_labels_fraction=args.flip_labels)
+    _print_pipeline(result, platform)
+    return EXIT_RETRAINING_NEEDED if result.monitored.retraining_needed else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     steps = parser.add_subparsers(dest="step", required=True, metavar="STEP")
 
-    def add(name: str, run: Callable[[Platform, argparse.Namespace], None], help_text: str):
+    def add(
+        name: str, run: Callable[[Platform, argparse.Namespace], int | None], help_text: str
+    ) -> argparse.ArgumentParser:
         step = steps.add_parser(name, help=help_text, description=help_text)
         step.add_argument(
             "--env", choices=ENVIRONMENTS, default="local", help="environment (default: local)"
@@ -121,9 +167,23 @@ def build_parser() -> argparse.ArgumentParser:
         step.set_defaults(run=run)
         return step
 
-    shift_help = "distribution shift of the generated scoring batch (0 = none)"
-    add("ingest", _run_ingest, "Write the training data and the scoring batch.").add_argument(
-        "--shift", type=float, default=0.0, help=shift_help
+    def add_generator_options(step: argparse.ArgumentParser) -> None:
+        step.add_argument(
+            "--shift",
+            type=float,
+            default=0.0,
+            help="distribution shift of the generated scoring batch (0 = none)",
+        )
+        step.add_argument(
+            "--flip-labels",
+            type=float,
+            default=0.0,
+            metavar="FRACTION",
+            help="share of the scoring batch's labels to flip, degrading model quality (0 = none)",
+        )
+
+    add_generator_options(
+        add("ingest", _run_ingest, "Write the training data, the scoring batch and its labels.")
     )
     add("features", _run_features, "Build the feature table from the training data.")
     add("train", _run_train, "Train a model and register a new version.")
@@ -132,8 +192,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("deploy", _run_deploy, "Promote challenger to champion if it is at least as good.")
     add("score", _run_score, "Score the batch with the champion; append predictions.")
-    add("run-pipeline", _run_pipeline, "Run every step, in the jobs' order.").add_argument(
-        "--shift", type=float, default=0.0, help=shift_help
+    add(
+        "monitor",
+        _run_monitor,
+        "Compare recent predictions with the training data; exit 5 when retraining is needed.",
+    ).add_argument(
+        "--exit-zero",
+        action="store_true",
+        help="exit 0 even when retraining is needed (jobs read the task value retraining_needed)",
+    )
+    add(
+        "quality-monitor",
+        _run_quality_monitor,
+        "Create or update and refresh the Lakehouse Monitoring monitor (Databricks only).",
+    )
+    add_generator_options(
+        add("run-pipeline", _run_pipeline, "Run every step, in the jobs' order, then monitor.")
     )
     return parser
 
@@ -147,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
     try:
         platform = get_platform(load_settings(args.env))
-        args.run(platform, args)
+        status = args.run(platform, args)
     except ValidationFailedError as error:
         print(f"Validation FAILED: {error}", file=sys.stderr)
         return EXIT_VALIDATION_FAILED
@@ -160,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE
-    return EXIT_OK
+    return EXIT_OK if status is None else status
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""Ingest step: write the generated training data and scoring batch to their tables.
+"""Ingest step: write the generated training data, scoring batch and its labels to their tables.
 
 This is the seam where a real project connects its own sources. Until then, the bundled generator
-fills both tables so that every later step runs on realistic data, locally and in dev or test
-workspaces.
+fills the tables so that every later step runs on realistic data, locally and in dev or test
+workspaces. The labels of the scoring batch stand in for ground truth that, in production, arrives
+weeks after the predictions; monitoring joins them to the predictions by customer id.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from .data import generate_customers
+from .data import ID_COLUMN, LABEL_COLUMN, flip_labels, generate_customers
 from .platform import Platform
 
 logger = logging.getLogger(__name__)
@@ -27,33 +28,43 @@ class IngestResult:
     training_rows: int
     scoring_table: str
     scoring_rows: int
+    labels_table: str
 
 
 def ingest(
-    platform: Platform, *, shift: float = 0.0, batch_seed: int | None = None
+    platform: Platform,
+    *,
+    shift: float = 0.0,
+    batch_seed: int | None = None,
+    flip_labels_fraction: float = 0.0,
 ) -> IngestResult:
-    """Replace the training table and the scoring batch with freshly generated rows.
+    """Replace the training table, the scoring batch and its labels with freshly generated rows.
 
     Args:
         platform: where to write.
         shift: distribution shift of the scoring batch (0 = like the training data).
         batch_seed: seed of the scoring batch; defaults to one derived from the settings' seed.
+        flip_labels_fraction: share of the batch's labels flipped, so that the model's quality
+            drops while its inputs look as usual (0 = labels as the generator draws them).
 
     """
     settings = platform.settings
     spark = platform.spark
     training = generate_customers(settings.data.training_rows, settings.data.seed)
-    scoring = generate_customers(
-        settings.data.scoring_rows,
-        settings.data.seed + 1 if batch_seed is None else batch_seed,
-        shift=shift,
-        first_id=SCORING_FIRST_ID,
-        labelled=False,
+    seed = settings.data.seed + 1 if batch_seed is None else batch_seed
+    batch = generate_customers(
+        settings.data.scoring_rows, seed, shift=shift, first_id=SCORING_FIRST_ID
+    )
+    scoring = batch.drop(columns=[LABEL_COLUMN])
+    labels = batch[[ID_COLUMN]].assign(
+        **{LABEL_COLUMN: flip_labels(batch[LABEL_COLUMN], flip_labels_fraction, seed)}
     )
     training_table = settings.table(settings.tables.training_data)
     scoring_table = settings.table(settings.tables.scoring_input)
+    labels_table = settings.table(settings.tables.labels)
     platform.write_table(spark.createDataFrame(training), training_table, mode="overwrite")
     platform.write_table(spark.createDataFrame(scoring), scoring_table, mode="overwrite")
+    platform.write_table(spark.createDataFrame(labels), labels_table, mode="overwrite")
     logger.info(
         "Wrote %d rows to %s and %d to %s",
         len(training),
@@ -61,4 +72,4 @@ def ingest(
         len(scoring),
         scoring_table,
     )
-    return IngestResult(training_table, len(training), scoring_table, len(scoring))
+    return IngestResult(training_table, len(training), scoring_table, len(scoring), labels_table)

@@ -1,7 +1,8 @@
 """The whole lifecycle in one call, in the order the Databricks jobs run it.
 
-Training job: ingest -> features -> train -> validate -> deploy. Inference job: score.
-``run-pipeline --env local`` runs both, with the same functions and settings, on this machine.
+Training job: ingest -> features -> train -> validate -> deploy. Inference job: score. Monitoring
+job: monitor (and, when it calls for it, the training job again). ``run-pipeline --env local``
+runs all three, with the same functions and settings, on this machine.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from mlflow import MlflowClient
 from .deploy import PromotionDecision, deploy
 from .features import write_feature_table
 from .ingest import IngestResult, ingest
+from .monitor import MonitoringResult, monitor
 from .platform import Platform
 from .registry import CHAMPION, version_for_alias
 from .score import ScoringResult, score
@@ -39,6 +41,7 @@ class PipelineResult:
     deployed: PromotionDecision
     scored: ScoringResult
     champion: ChampionSummary
+    monitored: MonitoringResult
 
 
 def run_training(
@@ -64,11 +67,15 @@ def champion_summary(platform: Platform) -> ChampionSummary:
     return ChampionSummary(version, metrics)
 
 
-def run_pipeline(platform: Platform, *, shift: float = 0.0) -> PipelineResult:
-    """Ingest data, then run the training job's steps and the inference job's step."""
-    ingested = ingest(platform, shift=shift)
+def run_pipeline(
+    platform: Platform, *, shift: float = 0.0, flip_labels_fraction: float = 0.0
+) -> PipelineResult:
+    """Ingest data, then run the training job's steps, the inference job's and monitoring."""
+    ingested = ingest(platform, shift=shift, flip_labels_fraction=flip_labels_fraction)
     feature_table, trained, validated, deployed = run_training(platform)
     scored = score(platform)
+    champion = champion_summary(platform)
+    monitored = monitor(platform)
     return PipelineResult(
-        ingested, feature_table, trained, validated, deployed, scored, champion_summary(platform)
+        ingested, feature_table, trained, validated, deployed, scored, champion, monitored
     )

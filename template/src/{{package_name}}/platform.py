@@ -34,8 +34,8 @@ class TableNotFoundError(LookupError):
 class TaskValues(Protocol):
     """The part of ``dbutils.jobs.taskValues`` the pipeline uses."""
 
-    def set(self, key: str, value: object) -> None:  # noqa: D102
-        ...
+    def set(self, key: str, value: object) -> None:
+        """Make ``value`` readable by later tasks of the same job run."""
 
 
 class Platform(Protocol):
@@ -44,26 +44,26 @@ class Platform(Protocol):
     settings: Settings
 
     @property
-    def spark(self) -> SparkSession:  # noqa: D102
-        ...
+    def spark(self) -> SparkSession:
+        """The Spark session to read and write tables with."""
 
-    def read_table(self, name: str) -> DataFrame:  # noqa: D102
-        ...
+    def read_table(self, name: str) -> DataFrame:
+        """Read a table by its three-part name."""
 
-    def write_table(self, df: DataFrame, name: str, mode: WriteMode) -> None:  # noqa: D102
-        ...
+    def write_table(self, df: DataFrame, name: str, mode: WriteMode) -> None:
+        """Write a table by its three-part name."""
 
-    def table_exists(self, name: str) -> bool:  # noqa: D102
-        ...
+    def table_exists(self, name: str) -> bool:
+        """Whether a table exists."""
 
-    def configure_mlflow(self) -> None:  # noqa: D102
-        ...
+    def configure_mlflow(self) -> None:
+        """Point MLflow at this platform's tracking server, registry and experiment."""
 
-    def publish_task_value(self, key: str, value: object) -> None:  # noqa: D102
-        ...
+    def publish_task_value(self, key: str, value: object) -> None:
+        """Pass a value to later tasks of the same job run."""
 
-    def describe(self) -> str:  # noqa: D102
-        ...
+    def describe(self) -> str:
+        """Say where data and models live, for people reading the output."""
 
 
 class LocalPlatform:

@@ -30,6 +30,9 @@ class Tables(_Section):
     features: str
     scoring_input: str
     predictions: str
+    labels: str
+    monitoring_metrics: str
+    monitoring_baseline: str
 
 
 class DataSettings(_Section):
@@ -65,6 +68,30 @@ class PromotionPolicy(_Section):
     min_improvement: float
 
 
+class MonitoringSettings(_Section):
+    """What monitoring compares, over which window, and the thresholds that call for retraining.
+
+    Upper bounds are named ``max_*`` and lower bounds ``min_*``; a metric beyond its bound is
+    "breached", and any breach makes the monitoring step signal that the model needs retraining.
+    """
+
+    window_hours: int = Field(gt=0)
+    max_rows: int = Field(gt=0)
+    max_psi: float = Field(gt=0)
+    max_ks_statistic: float = Field(gt=0, le=1)
+    max_js_distance: float = Field(gt=0, le=1)
+    max_null_fraction: float = Field(ge=0, le=1)
+    max_out_of_range_fraction: float = Field(ge=0, le=1)
+    max_unseen_category_fraction: float = Field(ge=0, le=1)
+    min_labelled_rows: int = Field(gt=0)
+    min_accuracy: float = Field(ge=0, le=1)
+    min_f1: float = Field(ge=0, le=1)
+    granularities: tuple[str, ...] = Field(min_length=1)
+    assets_dir: str
+    refresh_timeout_minutes: int = Field(ge=0)
+    alert_emails: tuple[str, ...] = ()
+
+
 class Settings(_Section):
     """Everything a pipeline step needs to know about the environment it runs in."""
 
@@ -79,6 +106,7 @@ class Settings(_Section):
     model: ModelParams
     validation: ValidationThresholds
     promotion: PromotionPolicy
+    monitoring: MonitoringSettings
 
     @property
     def is_local(self) -> bool:

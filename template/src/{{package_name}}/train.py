@@ -1,4 +1,4 @@
-"""Train step: fit the classifier on the training split, log it to MLflow, register a version."""
+"""Train step: fit the model on the training split, log it to MLflow, register a version."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ import mlflow
 import pandas as pd
 import sklearn
 from mlflow.models import infer_signature
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
 
 from .data import LABEL_COLUMN
-from .features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, NUMERIC_FEATURES, split_train_holdout
+from .features import FEATURE_COLUMNS, split_train_holdout
+from .model import SKOPS_TRUSTED_TYPES, fit_model
 from .platform import Platform
 from .settings import ModelParams
 
@@ -31,9 +29,6 @@ MODEL_REQUIREMENTS = [
 ]
 
 
-SKOPS_TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
-
-
 @dataclass(frozen=True)
 class TrainingResult:
     """What the train step produced."""
@@ -43,36 +38,6 @@ class TrainingResult:
     run_id: str
     train_rows: int
     train_roc_auc: float
-
-
-def build_model(params: ModelParams, seed: int) -> Pipeline:
-    """One-hot encode categoricals, pass numerics through, fit gradient-boosted trees."""
-    encode = ColumnTransformer(
-        [
-            (
-                "categorical",
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                list(CATEGORICAL_FEATURES),
-            ),
-            ("numeric", "passthrough", list(NUMERIC_FEATURES)),
-        ]
-    )
-    classifier = HistGradientBoostingClassifier(
-        learning_rate=params.learning_rate,
-        max_iter=params.max_iter,
-        max_depth=params.max_depth,
-        l2_regularization=params.l2_regularization,
-        early_stopping=False,  # deterministic: the same data and params give the same model
-        random_state=seed,
-    )
-    return Pipeline([("encode", encode), ("classify", classifier)])
-
-
-def fit_model(train: pd.DataFrame, params: ModelParams, seed: int) -> Pipeline:
-    """Fit a fresh model on a pandas frame of features and label."""
-    model = build_model(params, seed)
-    model.fit(train[list(FEATURE_COLUMNS)], train[LABEL_COLUMN])
-    return model
 
 
 def log_and_register(
@@ -93,7 +58,6 @@ def log_and_register(
             input_example=example,
             registered_model_name=registered_model_name,
             pip_requirements=MODEL_REQUIREMENTS,
-            # skops (MLflow's safe default) must be told that the fitted trees may be loaded.
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
     return TrainingResult(

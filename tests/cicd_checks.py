@@ -1,0 +1,270 @@
+"""Reading a rendered project's CI/CD configuration: which files each platform gets, every shell
+command its jobs run, and the Makefile those commands call.
+
+The pipelines must run nothing but the project's own entry points (Makefile targets, which call
+its console script, scripts and dev tools), so a test can check each command against the rendered
+project instead of trusting the YAML.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PLATFORMS = ("github_actions", "azure_devops", "gitlab", "none")
+
+# The pipeline files of each platform, relative to the project, and the JSON schema that
+# check-jsonschema validates them against (with its extra options).
+CI_FILES: Mapping[str, tuple[str, ...]] = {
+    "github_actions": (".github/workflows/ci.yml",),
+    "azure_devops": (".azure/azure-pipelines.yml",),
+    "gitlab": (".gitlab-ci.yml",),
+    "none": (),
+}
+SCHEMAS: Mapping[str, tuple[str, ...]] = {
+    "github_actions": ("--builtin-schema", "vendor.github-workflows"),
+    "azure_devops": ("--builtin-schema", "vendor.azure-pipelines", "--regex-variant", "nonunicode"),
+    "gitlab": ("--builtin-schema", "vendor.gitlab-ci"),
+}
+# Where each platform keeps CI configuration; with `none`, none of them may exist.
+CI_LOCATIONS = (
+    ".github",
+    ".gitlab-ci.yml",
+    ".azure",
+    ".azure-pipelines.yml",
+    "azure-pipelines.yml",
+)
+
+# Commands a job may run besides `make`: preparing the runner image, nothing of the project.
+RUNNER_SETUP: Mapping[str, frozenset[str]] = {
+    "github_actions": frozenset(),
+    "azure_devops": frozenset(),
+    "gitlab": frozenset({"apt-get"}),
+}
+
+
+class _GitLabLoader(yaml.SafeLoader):
+    """Safe loader that reads GitLab's `!reference` tags as plain sequences."""
+
+
+_GitLabLoader.add_constructor(
+    "!reference",
+    lambda loader, node: loader.construct_sequence(node),  # type: ignore[arg-type]
+)
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_GitLabLoader)
+
+
+@dataclass(frozen=True)
+class CiCommand:
+    """One shell command line of a CI job."""
+
+    job: str
+    line: str
+
+    @property
+    def argv(self) -> list[str]:
+        return shlex.split(self.line)
+
+
+def _lines(script: str | list[str] | None) -> Iterator[str]:
+    """Command lines of a `run:`/`script:` value, without blank lines and comments."""
+    if script is None:
+        return
+    entries = script if isinstance(script, list) else [script]
+    for entry in entries:
+        for line in str(entry).splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                yield line
+
+
+def github_commands(workflow: Mapping[str, Any]) -> Iterator[CiCommand]:
+    for job_id, job in workflow["jobs"].items():
+        for step in job.get("steps", []):
+            for line in _lines(step.get("run")):
+                yield CiCommand(job_id, line)
+
+
+def gitlab_jobs(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every job and hidden template, with `extends` applied (variables merged key by key)."""
+    reserved = {
+        "workflow",
+        "stages",
+        "default",
+        "variables",
+        "include",
+        "image",
+        "services",
+        "cache",
+        "before_script",
+        "after_script",
+    }
+    raw = {k: v for k, v in config.items() if k not in reserved and isinstance(v, dict)}
+
+    def resolved(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+        if name in seen:
+            raise ValueError(f"extends cycle through {name}")
+        job = dict(raw[name])
+        parents = job.pop("extends", [])
+        merged: dict[str, Any] = {}
+        for parent in [parents] if isinstance(parents, str) else parents:
+            merged = _merge(merged, resolved(parent, (*seen, name)))
+        return _merge(merged, job)
+
+    return {name: resolved(name) for name in raw}
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """GitLab's `extends` merge: hashes deeply, everything else replaced."""
+    result = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = _merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def gitlab_commands(config: Mapping[str, Any]) -> Iterator[CiCommand]:
+    for name, job in gitlab_jobs(config).items():
+        for section in ("before_script", "script", "after_script"):
+            for line in _lines(job.get(section)):
+                yield CiCommand(name, line)
+
+
+def azure_jobs(pipeline: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(stage name, stage, job) of every job, deployment jobs included."""
+    for stage in pipeline.get("stages", []):
+        for job in stage.get("jobs", []):
+            yield stage["stage"], stage, job
+
+
+def azure_steps(job: Mapping[str, Any]) -> list[dict[str, Any]]:
+    if "steps" in job:
+        return job["steps"]
+    return job["strategy"]["runOnce"]["deploy"]["steps"]
+
+
+def azure_commands(pipeline: Mapping[str, Any]) -> Iterator[CiCommand]:
+    for stage_name, _stage, job in azure_jobs(pipeline):
+        name = f"{stage_name}/{job.get('job') or job.get('deployment')}"
+        for step in azure_steps(job):
+            if "script" in step:
+                yield from (CiCommand(name, line) for line in _lines(step["script"]))
+            elif str(step.get("task", "")).startswith("AzureCLI@"):
+                inputs = step["inputs"]
+                assert inputs.get("scriptLocation") == "inlineScript", step
+                yield from (CiCommand(name, line) for line in _lines(inputs["inlineScript"]))
+
+
+def ci_commands(project: Path, platform: str) -> list[CiCommand]:
+    """Every command line that the platform's pipeline runs."""
+    readers = {
+        "github_actions": github_commands,
+        "gitlab": gitlab_commands,
+        "azure_devops": azure_commands,
+    }
+    commands: list[CiCommand] = []
+    for rel in CI_FILES[platform]:
+        commands.extend(readers[platform](load_yaml(project / rel)))
+    return commands
+
+
+@dataclass(frozen=True)
+class MakeCall:
+    """`make <goals> VAR=value ...` as a CI job runs it."""
+
+    goals: tuple[str, ...]
+    variables: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def parse(cls, argv: list[str]) -> MakeCall:
+        assert argv and argv[0] == "make", argv
+        goals, variables = [], []
+        for arg in argv[1:]:
+            if arg.startswith("-"):
+                raise ValueError(f"CI passes make options ({arg}); targets should say it all")
+            if "=" in arg:
+                name, _, value = arg.partition("=")
+                variables.append((name, value))
+            else:
+                goals.append(arg)
+        return cls(tuple(goals), tuple(variables))
+
+    @property
+    def target(self) -> str | None:
+        return dict(self.variables).get("TARGET")
+
+
+def make_calls(commands: list[CiCommand]) -> list[MakeCall]:
+    return [MakeCall.parse(c.argv) for c in commands if c.argv[0] == "make"]
+
+
+@dataclass(frozen=True)
+class Makefile:
+    """The targets of a Makefile with their recipe lines, and the variables it assigns."""
+
+    targets: dict[str, list[str]]
+    variables: dict[str, str]
+    documented: set[str]
+
+    @classmethod
+    def read(cls, path: Path) -> Makefile:
+        targets: dict[str, list[str]] = {}
+        variables: dict[str, str] = {}
+        documented: set[str] = set()
+        current: str | None = None
+        lines = path.read_text(encoding="utf-8").replace("\\\n", " ").splitlines()
+        for line in lines:
+            if line.startswith("\t"):
+                if current is not None:
+                    targets[current].append(line.strip())
+                continue
+            current = None
+            assignment = re.match(
+                r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*[:?+]?=\s*(.*)$", line
+            )
+            rule = re.match(r"^([A-Za-z0-9_.-]+(?:\s+[A-Za-z0-9_.-]+)*)\s*:(?!=)(.*)$", line)
+            if assignment:
+                variables[assignment.group(1)] = assignment.group(2).strip()
+            elif rule:
+                for name in rule.group(1).split():
+                    if name.startswith("."):
+                        continue
+                    targets.setdefault(name, [])
+                    current = name
+                    if "## " in rule.group(2):
+                        documented.add(name)
+        return cls(targets, variables, documented)
+
+    def recipe_commands(self) -> Iterator[tuple[str, str]]:
+        """(target, command line) of every recipe line, without make's `@` prefix."""
+        for target, recipe in self.targets.items():
+            for line in recipe:
+                yield target, line.lstrip("@-+ ")
+
+
+def dev_distributions(project: Path) -> set[str]:
+    """Normalized names of the distributions that `pip install -e '.[dev]'` adds."""
+    data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    names = set()
+    for requirement in data["project"]["optional-dependencies"]["dev"]:
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+        assert match, requirement
+        names.add(re.sub(r"[-_.]+", "-", match.group(1)).lower())
+    return names
+
+
+def console_scripts(project: Path) -> set[str]:
+    data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    return set(data["project"].get("scripts", {}))

@@ -1,0 +1,345 @@
+"""The Databricks bundle of each rendered answer set, checked offline.
+
+- `databricks.yml` merged with `resources/*.yml` validates against the bundle JSON schema (from
+  $DATABRICKS_BUNDLE_SCHEMA, or `databricks bundle schema` when a CLI is on PATH; skipped, saying
+  why, when there is neither);
+- every resource loads with the typed classes of `databricks-bundles`;
+- references, files, console scripts and task values resolve;
+- each target agrees with the project's settings.toml and with the answers (catalogs, hosts, run-as
+  identities, permissions, compute, schedules, branches).
+
+The answer sets cover each cloud, serverless and classic compute, and runs with and without
+service principals and workspace URLs; the render matrix's own answer sets (tests/support.py) are
+checked too, for their naming edge cases.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from bundle_checks import (
+    Bundle,
+    bundle_schema,
+    check_paths,
+    check_references,
+    check_schema,
+    check_settings,
+    check_tasks,
+    check_typed_resources,
+    effective_pause_status,
+    for_target,
+    jobs,
+    load_bundle,
+    resolve,
+    settings_document,
+)
+from conftest import RenderFn
+from support import ANSWER_SETS, AnswerSet, Rendered
+
+TARGETS = ("dev", "test", "staging", "prod")
+SHARED_TARGETS = ("test", "staging", "prod")
+TRAINING_STEPS = ("ingest", "features", "train", "validate", "deploy")
+
+# Which Python each serverless environment version and Databricks Runtime (LTS) runs.
+SERVERLESS_PYTHON = {"2": "3.11", "3": "3.12", "4": "3.12"}
+RUNTIME_PYTHON = {"15.4": "3.11", "16.4": "3.12", "17.3": "3.12"}
+# What a node type ID looks like on each cloud.
+NODE_TYPE_PATTERN = {
+    "aws": r"^[a-z][a-z0-9-]*\.[0-9]*x?(large|medium|metal)$",
+    "azure": r"^Standard_[A-Za-z0-9_]+$",
+    "gcp": r"^[a-z][a-z0-9]*-[a-z]+-[0-9]+$",
+}
+DOCS = {
+    "aws": "https://docs.databricks.com/aws/en",
+    "azure": "https://learn.microsoft.com/azure/databricks",
+    "gcp": "https://docs.databricks.com/gcp/en",
+}
+
+STAGING_SP = "6f1c2a4e-93b7-4c1d-8e2f-0a5b7c9d1e3f"
+PROD_SP = "A0B1C2D3-E4F5-4a6b-8c7d-9E0F1A2B3C4D"
+
+BUNDLE_ANSWER_SETS: tuple[AnswerSet, ...] = (
+    AnswerSet(
+        "bundle-azure-classic-sps",
+        {
+            "cloud": "azure",
+            "compute": "classic",
+            "python_version": "3.11",
+            # Pasted from the browser: path, workspace id and fragment are cut off.
+            "staging_workspace_url": (
+                "https://ADB-1234567890123456.7.azuredatabricks.net/browse/folders/42"
+                "?o=1234567890123456#job/7"
+            ),
+            "prod_workspace_url": "https://adb-6543210987654321.3.azuredatabricks.net/",
+            "staging_service_principal": STAGING_SP,
+            "prod_service_principal": PROD_SP,
+            "read_group": "ML Readers",
+            "default_branch": "trunk",
+            "release_branch": "releases/prod",
+            "catalog_dev": "sandbox_ml",
+            "catalog_test": "ci_ml",
+            "catalog_staging": "preprod_ml",
+            "catalog_prod": "live_ml",
+            "schema_name": "churn_v2",
+        },
+    ),
+    AnswerSet(
+        "bundle-gcp-classic-no-sps",
+        {
+            "cloud": "gcp",
+            "compute": "classic",
+            "cluster_node_type": "n2-highmem-8",
+            "staging_workspace_url": "https://1234567890123456.7.gcp.databricks.com",
+            # Different slug and package: the wheel's distribution name is not the package.
+            "project_name": "Demand Forecast",
+            "project_slug": "demand-forecaster",
+            "package_name": "forecasting",
+        },
+    ),
+    AnswerSet(
+        "bundle-aws-serverless-staging-sp",
+        {
+            "cloud": "aws",
+            "python_version": "3.11",
+            "prod_workspace_url": "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com/?o=987#setting",
+            "staging_service_principal": STAGING_SP,
+            "read_group": "account users",
+        },
+    ),
+    AnswerSet(
+        "bundle-azure-serverless-prod-sp",
+        {
+            "cloud": "azure",
+            "staging_workspace_url": "https://adb-1111111111111111.1.azuredatabricks.net",
+            "prod_workspace_url": "https://adb-1111111111111111.1.azuredatabricks.net",
+            "prod_service_principal": PROD_SP,
+            "default_branch": "develop",
+            "release_branch": "main",
+        },
+    ),
+)
+
+ALL_ANSWER_SETS = ANSWER_SETS + BUNDLE_ANSWER_SETS
+
+
+@dataclass(frozen=True)
+class RenderedBundle:
+    rendered: Rendered
+    bundle: Bundle
+
+    @property
+    def answers(self) -> Mapping[str, Any]:
+        return self.rendered.answers
+
+    def target(self, name: str) -> dict[str, Any]:
+        """The target's configuration with variables and bundle fields resolved."""
+        config = for_target(self.bundle, name)
+        return resolve(config, config)
+
+
+@pytest.fixture(params=ALL_ANSWER_SETS, ids=[a.id for a in ALL_ANSWER_SETS])
+def rendered_bundle(request: pytest.FixtureRequest, render_answers: RenderFn) -> RenderedBundle:
+    rendered = render_answers(request.param)
+    return RenderedBundle(rendered, load_bundle(rendered.path))
+
+
+def expected_host(url: str) -> str | None:
+    """The host the bundle must use for a workspace URL answer: scheme and host, lowercase."""
+    if not url.strip():
+        return None
+    return f"https://{urlsplit(url.strip()).hostname}"
+
+
+# --- The bundle is valid for the CLI --------------------------------------------------------------
+
+
+def test_bundle_matches_the_json_schema(rendered_bundle: RenderedBundle, tmp_path: Path) -> None:
+    schema, how = bundle_schema(tmp_path)
+    if schema is None:
+        pytest.skip(how)
+    assert check_schema(rendered_bundle.bundle, schema, tmp_path) == [], f"schema from {how}"
+
+
+def test_every_resource_loads_with_the_databricks_bundles_classes(
+    rendered_bundle: RenderedBundle,
+) -> None:
+    assert check_typed_resources(rendered_bundle.bundle) == []
+
+
+def test_targets_are_the_settings_environments(rendered_bundle: RenderedBundle) -> None:
+    document = settings_document(rendered_bundle.rendered.path, rendered_bundle.rendered.package)
+    databricks_environments = set(document) - {"common", "local"}
+    assert set(rendered_bundle.bundle.targets) == databricks_environments == set(TARGETS)
+    defaults = [
+        name for name, target in rendered_bundle.bundle.config["targets"].items()
+        if target.get("default")
+    ]  # fmt: skip
+    assert defaults == ["dev"]
+
+
+def test_references_are_declared_set_and_used(rendered_bundle: RenderedBundle) -> None:
+    assert check_references(rendered_bundle.bundle) == []
+
+
+def test_tasks_run_console_scripts_of_the_wheel(rendered_bundle: RenderedBundle) -> None:
+    assert check_tasks(rendered_bundle.bundle, rendered_bundle.rendered.package) == []
+
+
+def test_files_named_by_the_bundle_exist(rendered_bundle: RenderedBundle) -> None:
+    assert check_paths(rendered_bundle.bundle) == []
+    # What deploying creates in the project must never be committed.
+    ignored = (rendered_bundle.rendered.path / ".gitignore").read_text(encoding="utf-8")
+    assert {"dist/", ".databricks/"} <= set(ignored.split())
+
+
+# --- The bundle agrees with the settings ----------------------------------------------------------
+
+
+def test_targets_name_what_the_settings_name(rendered_bundle: RenderedBundle) -> None:
+    assert check_settings(rendered_bundle.bundle, rendered_bundle.rendered.package) == []
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_target_uses_the_answered_catalog(rendered_bundle: RenderedBundle, target: str) -> None:
+    answers = rendered_bundle.answers
+    config = rendered_bundle.target(target)
+    assert config["variables"]["catalog"]["default"] == answers[f"catalog_{target}"]
+    assert config["variables"]["schema"]["default"] == answers["schema_name"]
+    resources = config.get("resources", {})
+    if target == "dev":
+        # Development mode would prefix their names per developer; the code creates them.
+        assert not {"registered_models", "experiments"} & set(resources)
+    else:
+        (model,) = resources["registered_models"].values()
+        assert model["catalog_name"] == answers[f"catalog_{target}"]
+        assert set(resources["experiments"]) == {"experiment"}
+
+
+# --- The jobs -------------------------------------------------------------------------------------
+
+
+def _tasks(config: Mapping[str, Any], job: str) -> dict[str, dict[str, Any]]:
+    return {task["task_key"]: task for task in jobs(config)[job]["tasks"]}
+
+
+def test_training_job_runs_the_pipeline_steps_in_order(rendered_bundle: RenderedBundle) -> None:
+    for target in TARGETS:
+        tasks = _tasks(rendered_bundle.target(target), "model_training_job")
+        assert tuple(tasks) == TRAINING_STEPS
+        for previous, step in itertools.pairwise(TRAINING_STEPS):
+            assert tasks[step].get("depends_on") == [{"task_key": previous}]
+            # Only when the upstream task succeeded: a failed validation stops deploy.
+            assert tasks[step].get("run_if", "ALL_SUCCESS") == "ALL_SUCCESS"
+        for step, task in tasks.items():
+            assert task["python_wheel_task"]["parameters"][:3] == [step, "--env", target]
+        validate = tasks["validate"]["python_wheel_task"]["parameters"]
+        assert validate[3:] == ["--model-version", "{{tasks.train.values.model_version}}"]
+
+        (score,) = _tasks(rendered_bundle.target(target), "batch_inference_job").values()
+        assert score["python_wheel_task"]["parameters"] == ["score", "--env", target]
+
+
+def test_jobs_get_the_compute_that_was_chosen(rendered_bundle: RenderedBundle) -> None:
+    answers = rendered_bundle.answers
+    config = rendered_bundle.target("prod")
+    for name, job in jobs(config).items():
+        if answers["compute"] == "serverless":
+            assert "job_clusters" not in job, name
+            environments = {e["environment_key"]: e["spec"] for e in job["environments"]}
+            for task in job["tasks"]:
+                spec = environments[task["environment_key"]]
+                assert SERVERLESS_PYTHON[spec["environment_version"]] == answers["python_version"]
+                assert "../dist/*.whl" in spec["dependencies"]
+                assert "job_cluster_key" not in task and "libraries" not in task
+        else:
+            assert "environments" not in job, name
+            clusters = {c["job_cluster_key"]: c["new_cluster"] for c in job["job_clusters"]}
+            for task in job["tasks"]:
+                cluster = clusters[task["job_cluster_key"]]
+                assert {"whl": "../dist/*.whl"} in task["libraries"]
+                assert cluster["data_security_mode"] == "SINGLE_USER"
+                runtime = ".".join(cluster["spark_version"].split(".")[:2])
+                assert RUNTIME_PYTHON[runtime] == answers["python_version"]
+                assert cluster["node_type_id"] == answers["cluster_node_type"]
+                assert re.match(NODE_TYPE_PATTERN[answers["cloud"]], cluster["node_type_id"]), (
+                    f"{cluster['node_type_id']} is not a node type of {answers['cloud']}"
+                )
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_schedules_run_only_in_prod(rendered_bundle: RenderedBundle, target: str) -> None:
+    config = rendered_bundle.target(target)
+    scheduled = {name: job["schedule"] for name, job in jobs(config).items() if "schedule" in job}
+    assert {"model_training_job", "batch_inference_job"} <= set(scheduled)
+    expected = "UNPAUSED" if target == "prod" else "PAUSED"
+    assert {name: effective_pause_status(config, s) for name, s in scheduled.items()} == {
+        name: expected for name in scheduled
+    }
+
+
+# --- The targets follow the answers ---------------------------------------------------------------
+
+
+def test_targets_follow_the_answers(rendered_bundle: RenderedBundle) -> None:
+    answers = rendered_bundle.answers
+    staging_host = expected_host(answers["staging_workspace_url"])
+    prod_host = expected_host(answers["prod_workspace_url"])
+    # Application IDs are UUIDs: the bundle writes them in lowercase, as Databricks shows them.
+    staging_sp = answers["staging_service_principal"].lower() or None
+    prod_sp = answers["prod_service_principal"].lower() or None
+    expected = {
+        # target: (mode, host, run-as service principal, git branch)
+        "dev": ("development", None, None, None),
+        "test": (None, staging_host, staging_sp, None),
+        "staging": ("production", staging_host, staging_sp, answers["default_branch"]),
+        "prod": ("production", prod_host, prod_sp, answers["release_branch"]),
+    }
+    for target, (mode, host, principal, branch) in expected.items():
+        config = rendered_bundle.target(target)
+        run_as = (config.get("run_as") or {}).get("service_principal_name")
+        actual = (
+            config["bundle"].get("mode"),
+            (config.get("workspace") or {}).get("host"),
+            run_as,
+            (config["bundle"].get("git") or {}).get("branch"),
+        )
+        assert actual == (mode, host, principal, branch), target
+
+        if target == "dev":
+            assert "permissions" not in config
+            continue
+        # One deployment per target, whoever deploys it.
+        assert config["workspace"]["root_path"].endswith(f"/{rendered_bundle.bundle.name}/{target}")
+        permissions = {
+            (p.get("group_name") or p.get("service_principal_name"), p["level"])
+            for p in config["permissions"]
+        }
+        wanted = {(answers["read_group"], "CAN_VIEW")}
+        if principal:
+            wanted.add((principal, "CAN_MANAGE"))
+        assert permissions == wanted, target
+        (model,) = config["resources"]["registered_models"].values()
+        assert model["grants"] == [{"principal": answers["read_group"], "privileges": ["EXECUTE"]}]
+
+
+def test_deploy_guide_matches_the_bundle(rendered_bundle: RenderedBundle) -> None:
+    answers = rendered_bundle.answers
+    guide = (rendered_bundle.rendered.path / "docs" / "deploy.md").read_text(encoding="utf-8")
+    for target in TARGETS:
+        assert f"`{answers[f'catalog_{target}']}`" in guide
+        assert f"databricks bundle deploy -t {target}" in guide or target == "test"
+    for url in (answers["staging_workspace_url"], answers["prod_workspace_url"]):
+        if url:
+            assert expected_host(url) in guide
+    for principal in (answers["staging_service_principal"], answers["prod_service_principal"]):
+        if principal:
+            assert principal.lower() in guide
+    assert DOCS[answers["cloud"]] in guide
+    assert f"`{answers['default_branch']}`" in guide and f"`{answers['release_branch']}`" in guide
