@@ -143,6 +143,12 @@ INVALID_ANSWERS: tuple[Invalid, ...] = (
         email_format("ml platform@example.com"),
     ),
     Invalid(
+        "alert-email-incomplete",
+        {"alert_email": "alerts@example"},
+        "alert_email",
+        'The alert email must be empty or look like name@example.com (got "alerts@example").',
+    ),
+    Invalid(
         "catalog-uppercase",
         {"catalog_dev": "Dev"},
         "catalog_dev",

@@ -17,6 +17,7 @@ from mlflow import MlflowClient
 from .deploy import PromotionDecision, deploy
 from .features import InputSchemaError, write_feature_table
 from .ingest import ingest
+from .labels import flip_labels
 from .lakehouse import sync_quality_monitor
 from .monitor import MonitoringResult, monitor
 from .pipeline import PipelineResult, run_pipeline
@@ -90,10 +91,12 @@ def _print_pipeline(result: PipelineResult, platform: Platform) -> None:
 
 
 def _run_ingest(platform: Platform, args: argparse.Namespace) -> None:
-    result = ingest(platform, shift=args.shift, flip_labels_fraction=args.flip_labels)
+    result = ingest(platform, shift=args.shift)
     print(f"Wrote {result.training_rows} rows to {result.training_table}")
     print(f"Wrote {result.scoring_rows} rows to {result.scoring_table}")
-    print(f"Wrote their labels to {result.labels_table}")
+    if args.flip_labels:
+        table = flip_labels(platform, args.flip_labels, seed=platform.settings.data.seed)
+        print(f"Flipped about {100 * args.flip_labels:.0f} % of the labels in {table}")
 
 
 def _run_features(platform: Platform, args: argparse.Namespace) -> None:
@@ -152,6 +155,13 @@ def _run_pipeline(platform: Platform, args: argparse.Namespace) -> int:
     return EXIT_RETRAINING_NEEDED if result.monitored.retraining_needed else EXIT_OK
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the parser: one subcommand per step, plus ``run-pipeline`` for all of them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -176,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         step.add_argument(
             "--flip-labels",
-            type=float,
+            type=_fraction,
             default=0.0,
             metavar="FRACTION",
             help="share of the scoring batch's labels to flip, degrading model quality (0 = none)",

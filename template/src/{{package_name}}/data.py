@@ -75,18 +75,6 @@ def generate_customers(
     return frame
 
 
-def flip_labels(labels: pd.Series, fraction: float, seed: int) -> pd.Series:
-    """Flip a random ``fraction`` of binary labels, as if what drives churn had changed.
-
-    Features stay as they were, so only monitoring of model quality (predictions joined with
-    these labels) can notice: the case that feature-drift checks miss.
-    """
-    if not 0 <= fraction <= 1:
-        raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
-    flipped = np.random.default_rng(seed).random(len(labels)) < fraction
-    return labels.where(~flipped, 1 - labels)
-
-
 def _churn_label(frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     """Draw churn from a logistic model with interactions, so trees beat a linear baseline."""
     month_to_month = (frame["contract"] == "month-to-month").to_numpy()

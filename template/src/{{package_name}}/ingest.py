@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from .data import ID_COLUMN, LABEL_COLUMN, flip_labels, generate_customers
+from .data import ID_COLUMN, LABEL_COLUMN, generate_customers
 from .platform import Platform
 
 logger = logging.getLogger(__name__)
@@ -28,15 +28,10 @@ class IngestResult:
     training_rows: int
     scoring_table: str
     scoring_rows: int
-    labels_table: str
 
 
 def ingest(
-    platform: Platform,
-    *,
-    shift: float = 0.0,
-    batch_seed: int | None = None,
-    flip_labels_fraction: float = 0.0,
+    platform: Platform, *, shift: float = 0.0, batch_seed: int | None = None
 ) -> IngestResult:
     """Replace the training table, the scoring batch and its labels with freshly generated rows.
 
@@ -44,8 +39,6 @@ def ingest(
         platform: where to write.
         shift: distribution shift of the scoring batch (0 = like the training data).
         batch_seed: seed of the scoring batch; defaults to one derived from the settings' seed.
-        flip_labels_fraction: share of the batch's labels flipped, so that the model's quality
-            drops while its inputs look as usual (0 = labels as the generator draws them).
 
     """
     settings = platform.settings
@@ -55,10 +48,7 @@ def ingest(
     batch = generate_customers(
         settings.data.scoring_rows, seed, shift=shift, first_id=SCORING_FIRST_ID
     )
-    scoring = batch.drop(columns=[LABEL_COLUMN])
-    labels = batch[[ID_COLUMN]].assign(
-        **{LABEL_COLUMN: flip_labels(batch[LABEL_COLUMN], flip_labels_fraction, seed)}
-    )
+    scoring, labels = batch.drop(columns=[LABEL_COLUMN]), batch[[ID_COLUMN, LABEL_COLUMN]]
     training_table = settings.table(settings.tables.training_data)
     scoring_table = settings.table(settings.tables.scoring_input)
     labels_table = settings.table(settings.tables.labels)
@@ -66,10 +56,11 @@ def ingest(
     platform.write_table(spark.createDataFrame(scoring), scoring_table, mode="overwrite")
     platform.write_table(spark.createDataFrame(labels), labels_table, mode="overwrite")
     logger.info(
-        "Wrote %d rows to %s and %d to %s",
+        "Wrote %d rows to %s, %d to %s and their labels to %s",
         len(training),
         training_table,
         len(scoring),
         scoring_table,
+        labels_table,
     )
-    return IngestResult(training_table, len(training), scoring_table, len(scoring), labels_table)
+    return IngestResult(training_table, len(training), scoring_table, len(scoring))

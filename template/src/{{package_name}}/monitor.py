@@ -136,7 +136,10 @@ class Metric:
             relation = ">" if self.breached else "<="
         else:
             relation = "<" if self.breached else ">="
-        return f"{where}{self.name} {format_value(self.value)} {relation} {self.threshold:g}"
+        shown = format_value(self.value)
+        if shown == format_value(self.threshold) and self.value != self.threshold:
+            shown = f"{self.value:.6f}"  # not "psi 0.2000 > 0.2"
+        return f"{where}{self.name} {shown} {relation} {self.threshold:g}"
 
 
 @dataclass(frozen=True)
@@ -366,10 +369,10 @@ def recent_predictions(platform: Platform, window: MonitoringWindow) -> tuple[st
     in_window = platform.read_table(table).filter(
         F.col(SCORED_AT_COLUMN).between(F.lit(window.start), F.lit(window.end))
     )
-    newest = in_window.orderBy(F.col(SCORED_AT_COLUMN).desc()).select(MODEL_VERSION_COLUMN).first()
-    if newest is None:
+    newest = in_window.agg(F.max_by(MODEL_VERSION_COLUMN, SCORED_AT_COLUMN)).first()
+    if newest is None or newest[0] is None:
         return f"{table} has no predictions scored from {window}"
-    version = str(newest[MODEL_VERSION_COLUMN])
+    version = str(newest[0])
     return version, in_window.filter(F.col(MODEL_VERSION_COLUMN) == version)
 
 

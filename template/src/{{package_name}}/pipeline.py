@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 from .deploy import PromotionDecision, deploy
 from .features import write_feature_table
 from .ingest import IngestResult, ingest
+from .labels import flip_labels
 from .monitor import MonitoringResult, monitor
 from .platform import Platform
 from .registry import CHAMPION, version_for_alias
@@ -70,8 +71,15 @@ def champion_summary(platform: Platform) -> ChampionSummary:
 def run_pipeline(
     platform: Platform, *, shift: float = 0.0, flip_labels_fraction: float = 0.0
 ) -> PipelineResult:
-    """Ingest data, then run the training job's steps, the inference job's and monitoring."""
-    ingested = ingest(platform, shift=shift, flip_labels_fraction=flip_labels_fraction)
+    """Ingest data, then run the training job's steps, the inference job's and monitoring.
+
+    ``shift`` moves the scoring batch's inputs away from the training data, and
+    ``flip_labels_fraction`` makes that share of its labels contradict the model: either makes
+    monitoring call for retraining.
+    """
+    ingested = ingest(platform, shift=shift)
+    if flip_labels_fraction:
+        flip_labels(platform, flip_labels_fraction, seed=platform.settings.data.seed)
     feature_table, trained, validated, deployed = run_training(platform)
     scored = score(platform)
     champion = champion_summary(platform)

@@ -66,6 +66,33 @@ class Platform(Protocol):
         """Say where data and models live, for people reading the output."""
 
 
+# MLflow exports the URIs it is given as MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI, so a value
+# found there may be a default this module chose for an earlier platform in the same process
+# rather than the user's choice. Remembering the defaults chosen here tells the two apart.
+_DEFAULTS_CHOSEN_HERE: dict[str, set[str]] = {
+    "MLFLOW_TRACKING_URI": set(),
+    "MLFLOW_REGISTRY_URI": set(),
+}
+
+
+def _user_setting(variable: str) -> str | None:
+    """Return the user's value of an MLflow URI variable; None if unset or a default of ours."""
+    value = os.environ.get(variable)
+    return value if value and value not in _DEFAULTS_CHOSEN_HERE[variable] else None
+
+
+def _set_mlflow_uris(tracking_uri: str, registry_uri: str) -> None:
+    """Point MLflow at the given URIs, remembering those that are not the user's own."""
+    for variable, uri in (
+        ("MLFLOW_TRACKING_URI", tracking_uri),
+        ("MLFLOW_REGISTRY_URI", registry_uri),
+    ):
+        if uri != _user_setting(variable):
+            _DEFAULTS_CHOSEN_HERE[variable].add(uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(registry_uri)
+
+
 class LocalPlatform:
     """Local Spark, Parquet tables and a SQLite MLflow store, all under ``settings.local_dir``."""
 
@@ -132,9 +159,8 @@ class LocalPlatform:
     def configure_mlflow(self) -> None:
         """Point MLflow at the local store (env vars win) and select the project's experiment."""
         self.root.mkdir(parents=True, exist_ok=True)
-        tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", self.tracking_uri)
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI", tracking_uri))
+        tracking_uri = _user_setting("MLFLOW_TRACKING_URI") or self.tracking_uri
+        _set_mlflow_uris(tracking_uri, _user_setting("MLFLOW_REGISTRY_URI") or tracking_uri)
         name = self.settings.experiment_name
         if mlflow.get_experiment_by_name(name) is None:
             mlflow.create_experiment(name, artifact_location=self.artifact_location)
@@ -189,8 +215,10 @@ class DatabricksPlatform:
 
     def configure_mlflow(self) -> None:
         """Track in the workspace and register in Unity Catalog (env vars win)."""
-        mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI", "databricks"))
-        mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI", "databricks-uc"))
+        _set_mlflow_uris(
+            _user_setting("MLFLOW_TRACKING_URI") or "databricks",
+            _user_setting("MLFLOW_REGISTRY_URI") or "databricks-uc",
+        )
         mlflow.set_experiment(self.settings.experiment_name)
 
     def publish_task_value(self, key: str, value: object) -> None:
