@@ -143,6 +143,16 @@ DEFAULT_ANSWERS = ANSWER_SETS[0]
 
 
 @dataclass(frozen=True)
+class Invalid:
+    """An answer set that must be refused, and the message that must name the problem."""
+
+    id: str
+    data: dict[str, str]
+    question: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Rendered:
     """A rendered project and the answers copier recorded for it (derived defaults included)."""
 

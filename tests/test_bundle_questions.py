@@ -4,25 +4,16 @@ workspace URLs are cleaned into hosts, and derived values follow the cloud and P
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
-from support import ANSWERS_FILE, render
+from support import ANSWERS_FILE, Invalid, render
 
 AWS = "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com"
 AZURE = "https://adb-1234567890123456.7.azuredatabricks.net"
 GCP = "https://1234567890123456.7.gcp.databricks.com"
 UUID = "01234567-89ab-cdef-0123-456789abcdef"
-
-
-@dataclass(frozen=True)
-class Invalid:
-    id: str
-    data: dict[str, str]
-    question: str
-    message: str
 
 
 def not_a_uuid(label: str, value: str) -> str:

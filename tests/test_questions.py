@@ -8,11 +8,10 @@ does; nothing is written (`pretend=True`) except where a test says so.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support import is_python_identifier_safe, render
+from support import Invalid, is_python_identifier_safe, render
 
 NAME_CHARS = (
     "The project name must start with a letter and contain only letters, digits, spaces, "
@@ -45,16 +44,6 @@ def uc_identifier(label: str, value: str) -> str:
         f"The {label} must be a Unity Catalog identifier: lowercase letters, digits and "
         f'underscores, not starting with a digit (got "{value}").'
     )
-
-
-@dataclass(frozen=True)
-class Invalid:
-    """An answer set that must be refused, and the message that must name the problem."""
-
-    id: str
-    data: dict[str, str]
-    question: str
-    message: str
 
 
 INVALID_ANSWERS: tuple[Invalid, ...] = (
