@@ -222,7 +222,7 @@ class DatabricksPlatform:
         mlflow.set_experiment(self.settings.experiment_name)
 
     def publish_task_value(self, key: str, value: object) -> None:
-        """Hand ``value`` to later tasks of the same job run (``{{tasks.<task>.values.<key>}}``)."""
+        """Hand ``value`` to later tasks of this job run (as ``tasks.<task>.values.<key>``)."""
         if self._task_values is None:
             from databricks.sdk.runtime import dbutils  # only importable on Databricks
 
