@@ -106,16 +106,6 @@ def _ids(sets: tuple[AnswerSet, ...] | list[AnswerSet]) -> list[str]:
     return [a.id for a in sets]
 
 
-@pytest.fixture(params=ALL_SETS, ids=_ids(ALL_SETS))
-def project(request: pytest.FixtureRequest, render_answers: RenderFn) -> Rendered:
-    return render_answers(request.param)
-
-
-@pytest.fixture(params=WITH_CI, ids=_ids(WITH_CI))
-def ci_project(request: pytest.FixtureRequest, render_answers: RenderFn) -> Rendered:
-    return render_answers(request.param)
-
-
 def _on(platform: str) -> list[AnswerSet]:
     return [a for a in ALL_SETS if a.data.get("cicd_platform", "github_actions") == platform]
 
@@ -123,19 +113,21 @@ def _on(platform: str) -> list[AnswerSet]:
 GITHUB, GITLAB, AZURE = _on("github_actions"), _on("gitlab"), _on("azure_devops")
 
 
-@pytest.fixture(params=GITHUB, ids=_ids(GITHUB))
-def github_project(request: pytest.FixtureRequest, render_answers: RenderFn) -> Rendered:
-    return render_answers(request.param)
+def _rendered_for(name: str, sets: tuple[AnswerSet, ...] | list[AnswerSet]):
+    """A fixture, called ``name``, that yields the render of each answer set in ``sets``."""
+
+    @pytest.fixture(name=name, params=sets, ids=_ids(sets))
+    def rendered(request: pytest.FixtureRequest, render_answers: RenderFn) -> Rendered:
+        return render_answers(request.param)
+
+    return rendered
 
 
-@pytest.fixture(params=GITLAB, ids=_ids(GITLAB))
-def gitlab_project(request: pytest.FixtureRequest, render_answers: RenderFn) -> Rendered:
-    return render_answers(request.param)
-
-
-@pytest.fixture(params=AZURE, ids=_ids(AZURE))
-def azure_project(request: pytest.FixtureRequest, render_answers: RenderFn) -> Rendered:
-    return render_answers(request.param)
+project = _rendered_for("project", ALL_SETS)
+ci_project = _rendered_for("ci_project", WITH_CI)
+github_project = _rendered_for("github_project", GITHUB)
+gitlab_project = _rendered_for("gitlab_project", GITLAB)
+azure_project = _rendered_for("azure_project", AZURE)
 
 
 def platform_of(rendered: Rendered) -> str:
