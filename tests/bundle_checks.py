@@ -3,7 +3,7 @@
 No Databricks CLI can run here, so this module does the parts of `databricks bundle validate` that
 need no workspace: it loads `databricks.yml` with its `include`d files the way the CLI does, applies
 a target's overrides, resolves `${var.*}` / `${bundle.*}` / `${resources.*}` references, and
-cross-checks the bundle against the project it deploys (settings.toml, the console script, the
+cross-checks the bundle against the project it deploys (settings.toml, its entry points, the
 wheel build). Every check returns a list of problems (empty when all is well) so that a test can
 show all of them at once, and so that the checks themselves can be tested on broken bundles.
 """
@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -405,6 +405,60 @@ def normalize_distribution(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def declared_entry_points(project: Mapping[str, Any]) -> dict[str, str]:
+    """Every entry point a `[project]` table declares, by name: `scripts`, `gui-scripts` and each
+    group of `entry-points`. The wheel's metadata lists them all, and the launcher of a
+    python_wheel_task looks the name up in any group. The first declaration of a name wins."""
+    found: dict[str, str] = {}
+    groups = [project.get("scripts") or {}, project.get("gui-scripts") or {}]
+    groups.extend((project.get("entry-points") or {}).values())
+    for group in groups:
+        for name, target in group.items():
+            found.setdefault(str(name), str(target))
+    return found
+
+
+def launcher_cell(package_name: str, entry_point: str, parameters: Sequence[str]) -> str:
+    """The Python cell Databricks runs for a python_wheel_task (its shape as seen in the CLI's
+    wheel wrapper and in field reports; the exact text varies between runtimes).
+
+    The parameters become `sys.argv` (after a program name); the entry point is looked up by name
+    in the metadata of the distribution `package_name` and called with no arguments. Its return
+    value is ignored: only an exception that escapes fails the task. When the distribution has no
+    entry point of that name, the fallback imports `package_name` as a module and calls its
+    attribute `entry_point`. The cell is compiled whole before anything runs, so both names are
+    written into Python source: an entry point such as `in-store-sales-2`, or a package that is a
+    keyword, is a SyntaxError that fails every task before any project code runs.
+    """
+    argv = ", ".join(json.dumps(str(p)) for p in (package_name, *parameters))
+    return "\n".join(
+        [
+            "import sys",
+            f"sys.argv = [{argv}]",
+            "from importlib import metadata",
+            f"entry = [ep for ep in metadata.distribution({json.dumps(package_name)}).entry_points"
+            f" if ep.name == {json.dumps(entry_point)}]",
+            "if entry:",
+            "    entry[0].load()()",
+            "else:",
+            f"    import {package_name}",
+            f"    {package_name}.{entry_point}()",
+            "",
+        ]
+    )
+
+
+def launcher_problem(package_name: str, entry_point: str, parameters: Sequence[str]) -> str | None:
+    """Why the launcher cell of a python_wheel_task does not compile, or None when it does."""
+    cell = launcher_cell(package_name, entry_point, parameters)
+    try:
+        compile(cell, "<launcher>", "exec", dont_inherit=True)
+    except SyntaxError as error:
+        line = (error.text or "").strip()
+        return f"Databricks' launcher cell does not compile: {error.msg}: {line}"
+    return None
+
+
 def settings_document(root: Path, package: str) -> dict[str, Any]:
     return tomllib.loads((root / "src" / package / "settings.toml").read_text(encoding="utf-8"))
 
@@ -493,12 +547,13 @@ def upstream(tasks: list[dict[str, Any]], task_key: str) -> set[str]:
 
 
 def check_tasks(bundle: Bundle, package: str) -> list[str]:
-    """Every wheel task runs a console script of this project's wheel, with a subcommand and
-    options the script has, and an `--env` that settings.toml defines; dependencies and task
-    value references point at existing, upstream tasks and at values the package publishes."""
+    """Every wheel task runs an entry point of this project's wheel that Databricks' launcher
+    can compile and find, with a subcommand and options the entry point's module parses, and an
+    `--env` that settings.toml defines; dependencies and task value references point at
+    existing, upstream tasks and at values the package publishes."""
     root = bundle.root
     project = pyproject(root)["project"]
-    scripts = project.get("scripts", {})
+    entry_points = declared_entry_points(project)
     environments = set(settings_document(root, package)) - {"common"}
     published = published_task_values(root, package)
     problems = []
@@ -521,25 +576,33 @@ def check_tasks(bundle: Bundle, package: str) -> list[str]:
                 wheel = task.get("python_wheel_task")
                 if wheel is None:
                     continue
-                if normalize_distribution(wheel["package_name"]) != normalize_distribution(
-                    project["name"]
-                ):
+                package_name, entry_point = wheel.get("package_name"), wheel.get("entry_point")
+                if not isinstance(package_name, str) or not isinstance(entry_point, str):
                     problems.append(
-                        f"{where}: package_name {wheel['package_name']!r} is not the wheel's "
+                        f"{where}: package_name {package_name!r} and entry_point {entry_point!r} "
+                        "must be strings (quote YAML words such as null, true, yes)"
+                    )
+                    continue
+                if normalize_distribution(package_name) != normalize_distribution(project["name"]):
+                    problems.append(
+                        f"{where}: package_name {package_name!r} is not the wheel's "
                         f"distribution {project['name']!r}"
                     )
-                entry = scripts.get(wheel["entry_point"])
+                params = [str(resolve(p, config)) for p in wheel.get("parameters", [])]
+                unparsable = launcher_problem(package_name, entry_point, params)
+                if unparsable:
+                    problems.append(f"{where}: {unparsable}")
+                entry = entry_points.get(entry_point)
                 if entry is None:
                     problems.append(
-                        f"{where}: entry point {wheel['entry_point']!r} is not a console script "
-                        f"of pyproject.toml ({', '.join(scripts) or 'none'})"
+                        f"{where}: entry point {entry_point!r} is not declared in pyproject.toml "
+                        f"({', '.join(entry_points) or 'none'})"
                     )
                     continue
                 script = console_script(root, entry)
                 if script is None or not script.defined:
-                    problems.append(f"{where}: console script target {entry!r} does not exist")
+                    problems.append(f"{where}: entry point target {entry!r} does not exist")
                     continue
-                params = [str(resolve(p, config)) for p in wheel.get("parameters", [])]
                 if not params or params[0] not in script.subcommands:
                     problems.append(
                         f"{where}: first parameter {params[:1]} is not a subcommand of {entry} "

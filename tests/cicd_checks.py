@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import stat
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -49,6 +50,18 @@ RUNNER_SETUP: Mapping[str, frozenset[str]] = {
     "gitlab": frozenset({"apt-get"}),
 }
 
+# The jobs of resources/ that `make bundle-run` runs on the `test` target, in this order.
+PULL_REQUEST_JOBS = ("model_training_job", "batch_inference_job", "monitoring_job")
+
+# How each platform's deploy jobs tell `make bundle-deploy` the branch they build (its runners
+# check out a detached HEAD): the environment variable DEPLOY_BRANCH, set to the platform's own
+# expression, and what that expression stands for on a given branch.
+DEPLOY_BRANCH_FROM: Mapping[str, tuple[str, str]] = {
+    "github_actions": ("${{ github.ref }}", "refs/heads/{}"),
+    "gitlab": ("$CI_COMMIT_BRANCH", "{}"),
+    "azure_devops": ("$(Build.SourceBranch)", "refs/heads/{}"),
+}
+
 
 class _GitLabLoader(yaml.SafeLoader):
     """Safe loader that reads GitLab's `!reference` tags as plain sequences."""
@@ -66,10 +79,11 @@ def load_yaml(path: Path) -> Any:
 
 @dataclass(frozen=True)
 class CiCommand:
-    """One shell command line of a CI job."""
+    """One shell command line of a CI job, with the environment variables the job gives it."""
 
     job: str
     line: str
+    env: tuple[tuple[str, str], ...] = ()
 
     @property
     def argv(self) -> list[str]:
@@ -88,11 +102,20 @@ def _lines(script: str | list[str] | None) -> Iterator[str]:
                 yield line
 
 
+def _env(*mappings: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    """The environment of a command: the mappings merged, later ones winning, values as text."""
+    merged: dict[str, str] = {}
+    for mapping in mappings:
+        merged.update({str(k): str(v) for k, v in (mapping or {}).items()})
+    return tuple(sorted(merged.items()))
+
+
 def github_commands(workflow: Mapping[str, Any]) -> Iterator[CiCommand]:
     for job_id, job in workflow["jobs"].items():
         for step in job.get("steps", []):
+            env = _env(workflow.get("env"), job.get("env"), step.get("env"))
             for line in _lines(step.get("run")):
-                yield CiCommand(job_id, line)
+                yield CiCommand(job_id, line, env)
 
 
 def gitlab_jobs(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -137,9 +160,10 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
 
 def gitlab_commands(config: Mapping[str, Any]) -> Iterator[CiCommand]:
     for name, job in gitlab_jobs(config).items():
+        env = _env(config.get("variables"), job.get("variables"))
         for section in ("before_script", "script", "after_script"):
             for line in _lines(job.get(section)):
-                yield CiCommand(name, line)
+                yield CiCommand(name, line, env)
 
 
 def azure_jobs(pipeline: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -159,12 +183,14 @@ def azure_commands(pipeline: Mapping[str, Any]) -> Iterator[CiCommand]:
     for stage_name, _stage, job in azure_jobs(pipeline):
         name = f"{stage_name}/{job.get('job') or job.get('deployment')}"
         for step in azure_steps(job):
+            env = _env(pipeline.get("variables"), job.get("variables"), step.get("env"))
             if "script" in step:
-                yield from (CiCommand(name, line) for line in _lines(step["script"]))
+                yield from (CiCommand(name, line, env) for line in _lines(step["script"]))
             elif str(step.get("task", "")).startswith("AzureCLI@"):
                 inputs = step["inputs"]
                 assert inputs.get("scriptLocation") == "inlineScript", step
-                yield from (CiCommand(name, line) for line in _lines(inputs["inlineScript"]))
+                lines = _lines(inputs["inlineScript"])
+                yield from (CiCommand(name, line, env) for line in lines)
 
 
 def ci_commands(project: Path, platform: str) -> list[CiCommand]:
@@ -248,10 +274,15 @@ class Makefile:
         return cls(targets, variables, documented)
 
     def recipe_commands(self) -> Iterator[tuple[str, str]]:
-        """(target, command line) of every recipe line, without make's `@` prefix."""
+        """(target, command line) of every recipe line, without make's `@` prefix; a line
+        `$(foreach var,list,command$(newline))` gives its command."""
         for target, recipe in self.targets.items():
             for line in recipe:
-                yield target, line.lstrip("@-+ ")
+                line = line.lstrip("@-+ ")
+                loop = re.fullmatch(r"\$\(foreach \w+,[^,]*,(.*)\)", line)
+                if loop:
+                    line = loop.group(1).replace("$(newline)", "").strip()
+                yield target, line
 
 
 def dev_distributions(project: Path) -> set[str]:
@@ -268,3 +299,24 @@ def dev_distributions(project: Path) -> set[str]:
 def console_scripts(project: Path) -> set[str]:
     data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     return set(data["project"].get("scripts", {}))
+
+
+class FakeDatabricks:
+    """A stand-in `databricks` in `<root>/bin`, for running the Makefile's bundle targets with
+    `VENV=<root>` (the Makefile puts `$(VENV)/bin` first on PATH). It records each call's
+    arguments and fails the calls that name `fail`."""
+
+    def __init__(self, root: Path, fail: str = "") -> None:
+        self.venv = root
+        self.log = root / "calls.log"
+        binary = root / "bin" / "databricks"
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        fail_case = f'case " $* " in *" {fail} "*) exit 1 ;; esac\n' if fail else ""
+        binary.write_text(f'#!/bin/sh\necho "$*" >> "{self.log}"\n{fail_case}', encoding="utf-8")
+        binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
+
+    @property
+    def calls(self) -> list[str]:
+        if not self.log.exists():
+            return []
+        return self.log.read_text(encoding="utf-8").splitlines()

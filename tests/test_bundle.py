@@ -33,10 +33,15 @@ from bundle_checks import (
     check_settings,
     check_tasks,
     check_typed_resources,
+    declared_entry_points,
     effective_pause_status,
     for_target,
     jobs,
+    launcher_cell,
+    launcher_problem,
     load_bundle,
+    normalize_distribution,
+    pyproject,
     resolve,
     settings_document,
 )
@@ -127,6 +132,25 @@ BUNDLE_ANSWER_SETS: tuple[AnswerSet, ...] = (
 )
 
 ALL_ANSWER_SETS = ANSWER_SETS + BUNDLE_ANSWER_SETS
+
+# Names whose console script Databricks' launcher cannot compile as an entry point, with the slug
+# copier derives: a keyword between hyphens (`in`, `class`, `import`, `for`, `def`), a part that
+# starts with a digit (`2`, `1a`). And one whose slug YAML reads as null unless it is quoted.
+LAUNCHER_NAMES: tuple[tuple[AnswerSet, str], ...] = (
+    (
+        AnswerSet("launcher-in-store-sales-2", {"project_name": "In Store Sales 2"}),
+        "in-store-sales-2",
+    ),
+    (
+        AnswerSet("launcher-class-import", {"project_name": "Class Import Model"}),
+        "class-import-model",
+    ),
+    (AnswerSet("launcher-1a-for-def", {"project_name": "Model 1a For Def"}), "model-1a-for-def"),
+    (AnswerSet("launcher-null", {"project_name": "Null"}), "null"),
+)
+LAUNCHER_ANSWER_SETS = ANSWER_SETS + tuple(answer_set for answer_set, _ in LAUNCHER_NAMES)
+# Every job of the bundle; each one emails alert_email when it fails.
+JOBS = ("model_training_job", "batch_inference_job", "monitoring_job")
 
 
 @dataclass(frozen=True)
@@ -244,6 +268,87 @@ def test_training_job_runs_the_pipeline_steps_in_order(rendered_bundle: Rendered
 
         (score,) = _tasks(rendered_bundle.target(target), "batch_inference_job").values()
         assert score["python_wheel_task"]["parameters"] == ["score", "--env", target]
+
+
+@pytest.mark.parametrize(
+    ("answer_set", "slug"), LAUNCHER_NAMES, ids=[a.id for a, _ in LAUNCHER_NAMES]
+)
+def test_names_that_break_the_console_script_as_entry_point_are_accepted(
+    answer_set: AnswerSet, slug: str, render_answers: RenderFn
+) -> None:
+    rendered = render_answers(answer_set)
+    assert rendered.slug == slug
+    package = slug.replace("-", "_")
+    assert rendered.package == package
+    if "-" in slug:
+        # What the jobs ran before they got `<package>_task`: the render would fail every task.
+        assert launcher_problem(package, slug, ["train"]) is not None
+
+
+@pytest.mark.parametrize(
+    "answer_set", LAUNCHER_ANSWER_SETS, ids=[a.id for a in LAUNCHER_ANSWER_SETS]
+)
+def test_wheel_tasks_launch_a_declared_entry_point(
+    answer_set: AnswerSet, render_answers: RenderFn
+) -> None:
+    """Every python_wheel_task, in every target: Databricks' launcher cell compiles, looks up the
+    wheel's own distribution, and names an entry point that distribution declares (the jobs'
+    `<package>_task`, which runs `cli.task`)."""
+    rendered = render_answers(answer_set)
+    project = pyproject(rendered.path)["project"]
+    declared = declared_entry_points(project)
+    bundle = load_bundle(rendered.path)
+    problems: list[str] = []
+    launched = 0
+    for target in bundle.targets:
+        config = for_target(bundle, target)
+        for job_key, job in jobs(config).items():
+            for task in job["tasks"]:
+                wheel = task.get("python_wheel_task")
+                if wheel is None:
+                    continue
+                launched += 1
+                where = f"[{target}] {job_key}.{task['task_key']}"
+                package_name, entry_point = wheel["package_name"], wheel["entry_point"]
+                parameters = [str(resolve(p, config)) for p in wheel.get("parameters", [])]
+                try:
+                    cell = launcher_cell(package_name, entry_point, parameters)
+                    compile(cell, "<launcher>", "exec", dont_inherit=True)
+                except (SyntaxError, TypeError) as error:
+                    problems.append(f"{where}: launcher cell: {error!r}")
+                    continue
+                if normalize_distribution(package_name) != normalize_distribution(project["name"]):
+                    problems.append(f"{where}: package_name {package_name!r} is not the wheel")
+                if entry_point != f"{rendered.package}_task":
+                    problems.append(f"{where}: entry point {entry_point!r} is not the jobs' one")
+                if declared.get(entry_point) != f"{rendered.package}.cli:task":
+                    problems.append(
+                        f"{where}: {entry_point!r} is declared as {declared.get(entry_point)!r}"
+                    )
+    assert launched >= len(bundle.targets) * 8, "fewer wheel tasks than the three jobs have"
+    assert problems == []
+
+
+def test_every_job_emails_the_alert_address_on_failure(rendered_bundle: RenderedBundle) -> None:
+    email = rendered_bundle.answers["alert_email"]
+    for target in TARGETS:
+        config = rendered_bundle.target(target)
+        assert set(jobs(config)) == set(JOBS), target
+        for name, job in jobs(config).items():
+            if email:
+                notifications = job.get("email_notifications") or {}
+                assert notifications.get("on_failure") == [email], (target, name)
+            else:
+                assert "email_notifications" not in _keys(job), (target, name)
+
+
+def _keys(node: Any) -> set[str]:
+    """Every mapping key anywhere in a YAML tree."""
+    if isinstance(node, dict):
+        return set(node).union(*(_keys(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_keys(value) for value in node))
+    return set()
 
 
 def test_jobs_get_the_compute_that_was_chosen(rendered_bundle: RenderedBundle) -> None:

@@ -8,8 +8,11 @@ the matching check of `bundle_checks` to name it; the unbroken render passes the
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from bundle_checks import (
@@ -22,6 +25,7 @@ from bundle_checks import (
     check_tasks,
     check_typed_resources,
     effective_pause_status,
+    launcher_cell,
     load_bundle,
 )
 from support import Rendered
@@ -30,6 +34,7 @@ TRAINING_JOB = "resources/model_training_job.yml"
 INFERENCE_JOB = "resources/batch_inference_job.yml"
 ML_ARTIFACTS = "resources/ml_artifacts.yml"
 BUNDLE = "databricks.yml"
+PYPROJECT = "pyproject.toml"
 
 Breaker = Callable[[str, str, str], Path]
 
@@ -88,14 +93,55 @@ def test_same_resource_in_two_files(broken: Breaker) -> None:
         load_bundle(project)
 
 
-def test_entry_point_that_is_no_console_script(broken: Breaker) -> None:
-    project = broken(INFERENCE_JOB, "entry_point: customer-churn", "entry_point: main")
-    only(check_tasks(load_bundle(project), "customer_churn"), "entry point 'main' is not")
+def test_entry_point_that_is_not_declared(broken: Breaker) -> None:
+    project = broken(INFERENCE_JOB, "entry_point: customer_churn_task", "entry_point: main")
+    only(check_tasks(load_bundle(project), "customer_churn"), "entry point 'main' is not declared")
+
+
+def test_entry_point_that_the_launcher_cannot_compile(broken: Breaker) -> None:
+    # A hyphenated console script that is declared and runs `main`, so only the launcher check can
+    # object: the cell's fallback line `customer_churn.customer-churn-in-1a()` is a SyntaxError
+    # (`customer-churn` alone would parse, as a subtraction).
+    broken(PYPROJECT, 'customer-churn = "', 'customer-churn-in-1a = "')
+    project = broken(
+        INFERENCE_JOB, "entry_point: customer_churn_task", "entry_point: customer-churn-in-1a"
+    )
+    problems = check_tasks(load_bundle(project), "customer_churn")
+    only(problems, "batch_inference_job.score: Databricks' launcher cell does not compile")
+    assert not [p for p in problems if "not declared" in p], problems
 
 
 def test_package_name_of_another_distribution(broken: Breaker) -> None:
-    project = broken(INFERENCE_JOB, "package_name: customer_churn", "package_name: churn")
+    project = broken(INFERENCE_JOB, 'package_name: "customer_churn"', 'package_name: "churn"')
     only(check_tasks(load_bundle(project), "customer_churn"), "package_name 'churn' is not")
+
+
+def test_package_name_that_yaml_reads_as_null(broken: Breaker) -> None:
+    project = broken(INFERENCE_JOB, 'package_name: "customer_churn"', "package_name: null")
+    only(check_tasks(load_bundle(project), "customer_churn"), "package_name None and entry_point")
+
+
+def test_launcher_cell_calls_the_entry_point_without_arguments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cell runs as the docstring of `launcher_cell` says: argv set, no-argument call, the
+    return value dropped."""
+    calls: list[tuple[list[str], tuple[object, ...]]] = []
+
+    def entry(*args: object) -> int:
+        calls.append((list(sys.argv), args))
+        return 3  # an exit status: ignored by the launcher
+
+    point = SimpleNamespace(name="churn_task", load=lambda: entry)
+    monkeypatch.setattr(
+        metadata,
+        "distribution",
+        lambda name: SimpleNamespace(entry_points=[point] if name == "churn" else []),
+    )
+    monkeypatch.setattr(sys, "argv", ["pytest"])
+    parameters = ["validate", "--model-version", '{{tasks.train.values.model_version}} "x"']
+    exec(compile(launcher_cell("churn", "churn_task", parameters), "<launcher>", "exec"), {})
+    assert calls == [(["churn", *parameters], ())]
 
 
 def test_unknown_subcommand_and_option(broken: Breaker) -> None:

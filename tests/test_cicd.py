@@ -5,10 +5,15 @@ project's own Makefile targets, and addable later with `copier update`.
   GitLab and Azure DevOps pipelines pass their platforms' schemas;
 - every command a job runs is a Makefile target (or, on GitLab, preparing the runner image), each
   target's recipe runs only what the project provides, and `make -n` accepts every call;
-- the flow is the same everywhere: checks on every change request, the training job on the
-  `test` target for same-repository change requests with a destroy that always runs, staging from
-  the default branch, prod from the release branch behind an approval; authentication by
-  workload identity federation, with the answered hosts and service principals;
+- the flow is the same everywhere: checks on every change request, the training, batch inference
+  and monitoring jobs on the `test` target for same-repository change requests (stopping at the
+  first that fails) with a destroy that always runs, staging from the default branch, prod from
+  the release branch behind an approval; authentication by workload identity federation, with
+  the answered hosts and service principals;
+- staging and prod deploy only from their branch: the pipeline's rules or conditions, and
+  `make bundle-deploy` itself, given the branch by the pipeline (runners check out a detached
+  HEAD, where the Databricks CLI skips its `git.branch` check);
+- GitHub queues the runs of every pull request on the shared `test` target: none cancels another;
 - `none` renders no CI at all, and `copier update --data cicd_platform=...` adds exactly what a
   fresh render has;
 - the CI's lint step passes on a rendered, installed project (slow).
@@ -31,9 +36,13 @@ from bundle_checks import load_bundle
 from cicd_checks import (
     CI_FILES,
     CI_LOCATIONS,
+    DEPLOY_BRANCH_FROM,
     PLATFORMS,
+    PULL_REQUEST_JOBS,
     RUNNER_SETUP,
     SCHEMAS,
+    CiCommand,
+    FakeDatabricks,
     MakeCall,
     Makefile,
     azure_jobs,
@@ -280,7 +289,8 @@ def test_makefile_recipes_run_what_the_project_provides(project: Rendered) -> No
             # Installed by `make databricks-cli`, into the venv that PATH starts with.
             if "databricks-cli" not in makefile.targets:
                 problems.append(f"{target}: nothing installs the Databricks CLI")
-        elif program in {"grep", "case"}:
+        elif program in {"grep", "case"} or re.match(r"^[A-Za-z_]\w*=", program):
+            # Shell logic of the recipe itself: listing targets, refusing a TARGET or a branch.
             continue
         elif program not in dev_tools and program not in scripts:
             problems.append(f"{target}: `{program}` is neither a dev tool nor a console script")
@@ -305,11 +315,170 @@ def test_makefile_documents_every_target(project: Rendered) -> None:
         assert re.search(rf"^\s+{re.escape(target)}\s", result.output, re.MULTILINE), target
 
 
-def test_makefile_runs_the_training_job_of_the_bundle(project: Rendered) -> None:
-    recipe = " ".join(Makefile.read(project.path / "Makefile").targets["bundle-run"])
+def _make_env(**overrides: str) -> dict[str, str]:
+    """A user's environment for make, without a DEPLOY_BRANCH of the machine running the tests."""
+    env = user_env(**overrides)
+    if "DEPLOY_BRANCH" not in overrides:
+        env.pop("DEPLOY_BRANCH", None)
+    return env
+
+
+def _bundle_runs(output: str) -> list[str]:
+    """The `databricks bundle run` commands in the output of `make -n`."""
+    return [
+        line.strip() for line in output.splitlines() if line.startswith("databricks bundle run")
+    ]
+
+
+def test_makefile_runs_the_bundle_s_three_jobs_in_order(project: Rendered) -> None:
     jobs = load_bundle(project.path).config["resources"]["jobs"]
-    assert any(re.search(rf"\b{re.escape(job)}\b", recipe) for job in jobs), recipe
-    assert "model_training_job" in recipe
+    assert set(PULL_REQUEST_JOBS) <= set(jobs)
+    result = run(
+        ["make", "-n", "bundle-run", "TARGET=test"],
+        cwd=project.path,
+        env=_make_env(),
+        timeout=60,
+    )
+    assert result.returncode == 0, result.report()
+    assert _bundle_runs(result.output) == [
+        f"databricks bundle run --target test {job}" for job in PULL_REQUEST_JOBS
+    ]
+
+
+@pytest.mark.parametrize("failing", [None, *PULL_REQUEST_JOBS])
+def test_bundle_run_stops_at_the_first_job_that_fails(
+    default_render: Rendered, tmp_path: Path, failing: str | None
+) -> None:
+    cli = FakeDatabricks(tmp_path / "venv", fail=failing or "")
+    result = run(
+        ["make", "bundle-run", "TARGET=test", f"VENV={cli.venv}"],
+        cwd=default_render.path,
+        env=_make_env(),
+        timeout=60,
+    )
+    last = len(PULL_REQUEST_JOBS) if failing is None else PULL_REQUEST_JOBS.index(failing) + 1
+    ran = PULL_REQUEST_JOBS[:last]
+    assert cli.calls == [f"bundle run --target test {job}" for job in ran]
+    assert (result.returncode == 0) is (failing is None), result.report()
+
+
+def test_makefile_run_job_runs_one_job_of_resources_on_this_machine(project: Rendered) -> None:
+    makefile = Makefile.read(project.path / "Makefile")
+    assert makefile.variables["JOB"] == "model_training_job"
+    text = (project.path / "Makefile").read_text(encoding="utf-8")
+    phony = re.search(r"^\.PHONY:(.*?)(?<!\\)$", text, re.MULTILINE | re.DOTALL)
+    assert phony and "run-job" in phony.group(1).split()
+    assert "pipeline" in makefile.targets
+    jobs = load_bundle(project.path).config["resources"]["jobs"]
+    for args, job in (
+        (["run-job"], "model_training_job"),
+        (["run-job", "JOB=monitoring_job"], "monitoring_job"),
+    ):
+        assert job in jobs
+        result = run(["make", "-n", *args], cwd=project.path, env=_make_env(), timeout=60)
+        assert result.returncode == 0, result.report()
+        assert result.output.strip() == f"{project.slug} run-job {job}"
+
+
+def _deploy(project: Path, target: str, cli: FakeDatabricks, **env: str) -> tuple[bool, str]:
+    """`make bundle-deploy TARGET=<target>`: whether it reached the CLI, and its output."""
+    result = run(
+        ["make", "bundle-deploy", f"TARGET={target}", f"VENV={cli.venv}"],
+        cwd=project,
+        env=_make_env(**env),
+        timeout=60,
+    )
+    deployed = f"bundle deploy --target {target}" in cli.calls
+    assert deployed is (result.returncode == 0), result.report()
+    return deployed, result.output
+
+
+@pytest.mark.parametrize(
+    ("target", "branch", "allowed"),
+    [
+        ("prod", "release", True),
+        ("prod", "refs/heads/release", True),
+        ("prod", "main", False),
+        ("prod", "refs/heads/main", False),
+        ("prod", "release-candidate", False),
+        ("prod", "", False),
+        ("staging", "main", True),
+        ("staging", "refs/heads/main", True),
+        ("staging", "release", False),
+        ("staging", "feature/x", False),
+        ("test", "feature/x", True),
+        ("dev", "", True),
+    ],
+)
+def test_bundle_deploy_refuses_staging_and_prod_from_another_branch(
+    default_render: Rendered, tmp_path: Path, target: str, branch: str, allowed: bool
+) -> None:
+    cli = FakeDatabricks(tmp_path / "venv")
+    deployed, output = _deploy(default_render.path, target, cli, DEPLOY_BRANCH=branch)
+    assert deployed is allowed
+    if not allowed:
+        assert f"refusing to deploy TARGET={target}" in output
+
+
+@pytest.mark.parametrize(("checked_out", "allowed"), [("release", True), ("main", False)])
+def test_bundle_deploy_checks_the_branch_checked_out_without_deploy_branch(
+    default_render: Rendered, tmp_path: Path, checked_out: str, allowed: bool
+) -> None:
+    """On a developer's machine the CLI sees the branch too; the Makefile agrees with it."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Makefile").write_bytes((default_render.path / "Makefile").read_bytes())
+    git_init = ["git", "init", "--quiet", "-b", checked_out]
+    result = run(git_init, cwd=project, env=_make_env(), timeout=60)
+    assert result.returncode == 0, result.report()
+    deployed, output = _deploy(project, "prod", FakeDatabricks(tmp_path / "venv"))
+    assert deployed is allowed, output
+
+
+def _deploy_commands(rendered: Rendered, target: str) -> list[CiCommand]:
+    return [
+        command
+        for command in ci_commands(rendered.path, platform_of(rendered))
+        if command.argv[0] == "make"
+        and "bundle-deploy" in MakeCall.parse(command.argv).goals
+        and MakeCall.parse(command.argv).target == target
+    ]
+
+
+@pytest.mark.parametrize("target", ["staging", "prod"])
+def test_ci_deploys_give_make_the_branch_they_build(
+    ci_project: Rendered, tmp_path: Path, target: str
+) -> None:
+    """The deploy job passes its branch (the platform's own variable) to `make bundle-deploy`,
+    which deploys from the target's branch and refuses the other branches."""
+    chosen = platform_of(ci_project)
+    expression, value = DEPLOY_BRANCH_FROM[chosen]
+    own = ci_project.answers["default_branch" if target == "staging" else "release_branch"]
+    other = ci_project.answers["release_branch" if target == "staging" else "default_branch"]
+    (command,) = _deploy_commands(ci_project, target)
+    assert dict(command.env).get("DEPLOY_BRANCH") == expression, command
+    for branch, allowed in ((own, True), (other, False), (f"{own}-hotfix", False)):
+        cli = FakeDatabricks(tmp_path / f"venv-{branch}".replace("/", "-"))
+        deployed, output = _deploy(ci_project.path, target, cli, DEPLOY_BRANCH=value.format(branch))
+        assert deployed is allowed, output
+
+
+def test_every_platform_s_pull_request_path_runs_the_three_jobs(ci_project: Rendered) -> None:
+    """The change-request job deploys to `test`, then runs training, batch inference and
+    monitoring there (make stops at the first that fails), with the Makefile's own job list."""
+    commands = ci_commands(ci_project.path, platform_of(ci_project))
+    calls = [MakeCall.parse(c.argv) for c in commands if c.argv[0] == "make"]
+    (run_call,) = [c for c in calls if "bundle-run" in c.goals]
+    assert run_call.target == "test"
+    assert "JOBS" not in dict(run_call.variables)
+    test_goals = [goal for call in calls if call.target == "test" for goal in call.goals]
+    assert test_goals.index("bundle-deploy") < test_goals.index("bundle-run")
+    args = [*run_call.goals, *(f"{name}={value}" for name, value in run_call.variables)]
+    result = run(["make", "-n", *args], cwd=ci_project.path, env=_make_env(), timeout=60)
+    assert result.returncode == 0, result.report()
+    assert _bundle_runs(result.output) == [
+        f"databricks bundle run --target test {job}" for job in PULL_REQUEST_JOBS
+    ]
 
 
 @pytest.mark.parametrize("target", ["staging", "prod"])
@@ -500,6 +669,45 @@ def test_github_flow_and_gates(github_project: Rendered) -> None:
         assert job["concurrency"]["cancel-in-progress"] is False
 
 
+def test_github_queues_every_pull_request_s_run_on_the_test_target(
+    github_project: Rendered,
+) -> None:
+    """One run at a time on the shared `test` target, across all pull requests; the others wait
+    (`queue: max`: by default a newer pending run cancels the one waiting) and nothing cancels a
+    run that has started. Only the cheap checks give way to a newer push."""
+    workflow = _github(github_project)
+    name, integration = _job_running(workflow, "bundle-run", "test")
+    concurrency = integration["concurrency"]
+    assert "${{" not in concurrency["group"], "the group must be the same for every pull request"
+    assert concurrency["cancel-in-progress"] is False
+    assert concurrency.get("queue") == "max"
+    groups = [
+        job["concurrency"]["group"]
+        for other, job in workflow["jobs"].items()
+        if other != name and "concurrency" in job
+    ]
+    assert concurrency["group"] not in groups
+    # A workflow-level group would cancel the whole run, the Databricks job included.
+    assert workflow.get("concurrency", {}).get("cancel-in-progress", False) is False
+    checks = workflow["jobs"]["checks"]["concurrency"]
+    assert "${{ github.ref }}" in checks["group"]
+    assert checks["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+
+
+def test_github_deploys_only_from_their_branch(github_project: Rendered) -> None:
+    workflow = _github(github_project)
+    answers = github_project.answers
+    for target, branch in (
+        ("staging", answers["default_branch"]),
+        ("prod", answers["release_branch"]),
+    ):
+        _, job = _job_running(workflow, "bundle-deploy", target)
+        assert job["if"] == (
+            f"github.event_name == 'push' && github.ref == 'refs/heads/{branch}'"
+        ), target
+        assert job["env"]["DEPLOY_BRANCH"] == "${{ github.ref }}", target
+
+
 def test_github_uses_the_answered_workspaces_and_principals(github_project: Rendered) -> None:
     workflow = _github(github_project)
     answers = github_project.answers
@@ -580,6 +788,25 @@ def test_gitlab_flow_gates_and_identity(gitlab_project: Rendered) -> None:
         assert variables.get("DATABRICKS_CLIENT_ID") == (principal or None)
 
 
+def test_gitlab_deploys_only_from_their_branch(gitlab_project: Rendered) -> None:
+    """The runner checks out a detached HEAD, where the Databricks CLI skips its branch check:
+    one rule per deploy job, on its branch and pushes only, never a manual job, and the job
+    gives `make bundle-deploy` the branch to check (test_ci_deploys_give_make_the_branch_...)."""
+    jobs = _gitlab(gitlab_project)
+    answers = gitlab_project.answers
+    for target, branch in (
+        ("staging", answers["default_branch"]),
+        ("prod", answers["release_branch"]),
+    ):
+        job = _gitlab_job_running(jobs, f"make bundle-deploy TARGET={target}")
+        (rule,) = job["rules"]
+        assert rule == {
+            "if": f'$CI_COMMIT_BRANCH == "{branch}" && $CI_PIPELINE_SOURCE == "push"'
+        }, target
+        assert "when" not in job, target
+        assert job["variables"]["DEPLOY_BRANCH"] == "$CI_COMMIT_BRANCH", target
+
+
 # --- Azure DevOps -------------------------------------------------------------------------------
 
 
@@ -646,6 +873,7 @@ def test_azure_devops_flow_gates_and_identity(azure_project: Rendered) -> None:
                 assert env == {
                     "DATABRICKS_AUTH_TYPE": "azure-cli",
                     "DATABRICKS_HOST": env["DATABRICKS_HOST"],
+                    "DEPLOY_BRANCH": "$(Build.SourceBranch)",
                 }
                 assert "addSpnToEnvironment" not in task["inputs"]
             else:
@@ -661,6 +889,26 @@ def test_azure_devops_flow_gates_and_identity(azure_project: Rendered) -> None:
         if "bundle-destroy" in t["inputs"]["inlineScript"]
     ]
     assert destroy["condition"] == "always()"
+
+
+def test_azure_devops_deploys_only_from_their_branch(azure_project: Rendered) -> None:
+    """The agent checks out a detached HEAD, where the Databricks CLI skips its branch check:
+    the stage runs for its branch only, not for pull requests, and every task gives
+    `make bundle-deploy` the branch to check (test_ci_deploys_give_make_the_branch_...)."""
+    pipeline = _azure(azure_project)
+    answers = azure_project.answers
+    stages = {stage["stage"]: stage for stage in pipeline["stages"]}
+    for stage, branch in (
+        ("deploy_staging", answers["default_branch"]),
+        ("deploy_prod", answers["release_branch"]),
+    ):
+        condition = " ".join(stages[stage]["condition"].split())
+        assert condition == (
+            "and(succeeded(), ne(variables['Build.Reason'], 'PullRequest'),"
+            f" eq(variables['Build.SourceBranch'], 'refs/heads/{branch}'))"
+        ), stage
+        for task in _azure_cli_tasks(pipeline)[stage]:
+            assert task["env"]["DEPLOY_BRANCH"] == "$(Build.SourceBranch)", stage
 
 
 def test_azure_devops_uses_the_answered_python_with_java_17(azure_project: Rendered) -> None:

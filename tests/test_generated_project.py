@@ -37,11 +37,14 @@ BY_ANSWER_SET = [pytest.param(a, id=a.id, marks=pytest.mark.xdist_group(a.id)) f
 DEFAULT_ONLY = [p for p in BY_ANSWER_SET if p.id == "default"]
 
 # The console script's subcommands, one per lifecycle step, as the Databricks jobs call them.
-STEPS = ("ingest", "features", "train", "validate", "deploy", "score", "run-pipeline")
+STEPS = ("ingest", "features", "train", "validate", "deploy", "score", "run-job", "run-pipeline")
 ENV_CHOICES = "{local,dev,test,staging,prod}"
 
-# A line that names the champion and its version, e.g. "champion: version 2 (auc=0.91)".
-CHAMPION_LINE = re.compile(r"^.*\bchampion\b.*\d.*$", re.IGNORECASE | re.MULTILINE)
+# The line run-pipeline ends with, naming the champion, e.g.
+# "Champion: local.customer_churn.customer_churn_model version 2 (validation_accuracy 0.81, ...)".
+CHAMPION_LINE = re.compile(r"^Champion: \S+ version \d+ \(validation_\w+ ", re.MULTILINE)
+# The tasks of the training job, in the order resources/model_training_job.yml runs them.
+TRAINING_TASKS = ("ingest", "features", "train", "validate", "deploy")
 
 
 @pytest.fixture(scope="session")
@@ -160,16 +163,27 @@ def test_local_pipeline_runs_and_names_a_champion(
 
 
 @pytest.mark.parametrize("answer_set", DEFAULT_ONLY)
-def test_local_pipeline_runs_again_on_existing_state(
+def test_training_job_runs_again_on_existing_state_task_by_task(
     answer_set: AnswerSet, installed: InstallFn
 ) -> None:
-    # Users run the pipeline more than once: the second run must build on the first one's
-    # registry (a new version, compared with the existing champion), not trip over it.
+    # Users run jobs more than once: the second training must build on the first one's registry
+    # (a new version, validated against the existing champion), not trip over it. `run-job`
+    # prints every task of the job with its outcome, as the Jobs UI does.
     project = installed(answer_set)
     if not (project.path / ".local").is_dir():
         assert_ok(run_pipeline(project))
 
-    result = run_pipeline(project)
+    result = run(
+        [project.bin(project.rendered.slug), "run-job", "model_training_job"],
+        cwd=project.path,
+        env=user_env(),
+        timeout=1800,
+    )
 
     assert_ok(result)
-    assert_names_champion(result)
+    for task in TRAINING_TASKS:
+        assert re.search(rf"^\s+{task}\s+SUCCESS\s+[\d.]+ s", result.output, re.MULTILINE), (
+            f"run-job must print task {task} with its outcome\n" + result.report()
+        )
+    assert "compared with champion version" in result.output, result.report()
+    assert "Job model_training_job: SUCCESS" in result.output

@@ -7,11 +7,13 @@ does; nothing is written (`pretend=True`) except where a test says so.
 
 from __future__ import annotations
 
+import keyword
 import re
 from pathlib import Path
 
 import pytest
-from support import Invalid, is_python_identifier_safe, render
+import yaml
+from support import REPO_ROOT, Invalid, is_python_identifier_safe, render
 
 NAME_CHARS = (
     "The project name must start with a letter and contain only letters, digits, spaces, "
@@ -32,6 +34,13 @@ def reserved(name: str) -> str:
     return (
         f'"{name}" is a Python keyword or the name of a module the project imports; '
         "choose another package name."
+    )
+
+
+def slug_keyword(slug: str) -> str:
+    return (
+        f'The slug "{slug}" is a Python keyword: Databricks jobs import the wheel by that name; '
+        "choose another slug."
     )
 
 
@@ -69,6 +78,19 @@ INVALID_ANSWERS: tuple[Invalid, ...] = (
     Invalid("slug-trailing-hyphen", {"project_slug": "churn-"}, "project_slug", SLUG_FORMAT),
     Invalid("slug-path", {"project_slug": "../churn"}, "project_slug", SLUG_FORMAT),
     Invalid("slug-leading-digit", {"project_slug": "2-fast"}, "project_slug", SLUG_FORMAT),
+    # The jobs' launcher writes `import <slug with underscores>`: a keyword there cannot compile.
+    Invalid(
+        "slug-keyword",
+        {"project_slug": "class", "package_name": "class_model"},
+        "project_slug",
+        slug_keyword("class"),
+    ),
+    Invalid(
+        "name-derives-keyword-slug",
+        {"project_name": "Import"},
+        "project_slug",
+        slug_keyword("import"),
+    ),
     Invalid("package-keyword", {"package_name": "class"}, "package_name", reserved("class")),
     Invalid("package-soft-keyword", {"package_name": "match"}, "package_name", reserved("match")),
     Invalid(
@@ -219,6 +241,11 @@ def test_defaults(tmp_path: Path) -> None:
         ("Churn-", "churn", "churn"),
         ("Test Suite", "test-suite", "test_suite"),
         ("X", "x", "x"),
+        # Keywords between hyphens and parts starting with digits: fine as a slug and a package;
+        # the jobs call the entry point `<package>_task` (tests/test_bundle.py).
+        ("In Store Sales 2", "in-store-sales-2", "in_store_sales_2"),
+        ("Class Import Model", "class-import-model", "class_import_model"),
+        ("Model 1a For Def", "model-1a-for-def", "model_1a_for_def"),
     ],
 )
 def test_names_derive_slug_package_and_schema(
@@ -228,6 +255,16 @@ def test_names_derive_slug_package_and_schema(
     assert (answers["project_slug"], answers["package_name"]) == (slug, package)
     assert answers["schema_name"] == package, "the schema defaults to the package name"
     assert is_python_identifier_safe(answers["package_name"])
+    assert is_python_identifier_safe(f"{answers['package_name']}_task")
+
+
+def test_python_keywords_constant_is_pythons() -> None:
+    """copier.yml cannot import `keyword`: its list must be Python's, and every keyword must also
+    be a reserved package name."""
+    config = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
+    listed = config["python_keywords"]["default"]
+    assert sorted(listed) == sorted(k for k in keyword.kwlist if k.islower())
+    assert set(listed) <= set(config["reserved_package_names"]["default"])
 
 
 def test_longest_valid_name_derives_valid_names(tmp_path: Path) -> None:

@@ -1,7 +1,15 @@
-"""Command line: one subcommand per pipeline step, each taking ``--env``.
+"""Command line: one subcommand per pipeline step, each taking ``--env``, and the jobs around them.
 
-The Databricks jobs call these same subcommands as wheel entry points, so what runs in a job is
-what a developer runs here: ``<command> train --env dev`` on Databricks, ``--env local`` locally.
+The Databricks jobs call these same subcommands, so what runs in a job is what a developer runs
+here: ``train --env dev`` in a job, ``train --env local`` on a laptop. Two entry points share them:
+
+- ``main``, the console script, reports a failure as a distinct exit status, for people and CI;
+- ``task``, which the jobs' ``python_wheel_task``s call, raises instead: Databricks ignores an entry
+  point's return value, and only an exception that escapes fails the task (and so stops the tasks
+  that depend on it).
+
+``run-job`` runs a job of ``resources/`` on this machine as Databricks runs it, and
+``run-pipeline`` runs the training, batch inference and monitoring jobs that way.
 """
 
 from __future__ import annotations
@@ -10,21 +18,24 @@ import argparse
 import logging
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from mlflow import MlflowClient
 
 from .deploy import PromotionDecision, deploy
 from .features import InputSchemaError, write_feature_table
 from .ingest import ingest
-from .labels import flip_labels
+from .jobs import Bundle, JobDefinitionError, JobRun, JobRunner, find_bundle_root
 from .lakehouse import sync_quality_monitor
 from .monitor import MonitoringResult, monitor
-from .pipeline import PipelineResult, run_pipeline
-from .platform import Platform, get_platform
+from .pipeline import PIPELINE_JOBS, champion_summary
+from .platform import DatabricksOnlyError, NotOnDatabricksError, Platform, get_platform
 from .registry import latest_version
 from .score import score
-from .settings import ENVIRONMENTS, SettingsError, load_settings
+from .settings import ENVIRONMENTS, SettingsError, load_settings, overridden_settings
 from .train import train
 from .validate import ValidationFailedError, ValidationReport, validate
 
@@ -35,6 +46,31 @@ EXIT_USAGE = 2
 EXIT_PRECONDITION = 3  # a required table, model version or alias does not exist yet
 EXIT_BAD_INPUT = 4  # input data failed the schema check; nothing was written
 EXIT_RETRAINING_NEEDED = 5  # monitoring: a metric crossed its threshold; run the training job
+EXIT_TASK_FAILED = 6  # run-job, run-pipeline: a task failed with an error none of the above
+
+# How the console script reports each kind of failure (the first matching class wins): its exit
+# status, and what goes before the error's message ("{step}" is the command).
+FAILURES: tuple[tuple[type[BaseException], int, str], ...] = (
+    (ValidationFailedError, EXIT_VALIDATION_FAILED, "Validation FAILED: "),
+    (InputSchemaError, EXIT_BAD_INPUT, "Bad input: "),
+    (LookupError, EXIT_PRECONDITION, "Cannot run {step}: "),  # a missing table, version or alias
+    (SettingsError, EXIT_USAGE, ""),
+    (JobDefinitionError, EXIT_USAGE, "Cannot run {step}: "),
+    (NotOnDatabricksError, EXIT_USAGE, "Cannot run {step}: "),
+    (DatabricksOnlyError, EXIT_USAGE, ""),
+)
+
+
+class StepFailedError(RuntimeError):
+    """A step ended with a non-zero status; raised so that its job task fails."""
+
+
+def reporting(error: BaseException) -> tuple[int, str] | None:
+    """Return how to report ``error``: exit status and prefix; None for an unforeseen error."""
+    for kind, status, prefix in FAILURES:
+        if isinstance(error, kind):
+            return status, prefix
+    return None
 
 
 def _print_validation(report: ValidationReport) -> None:
@@ -67,36 +103,13 @@ def _print_monitoring(result: MonitoringResult) -> None:
     print(f"  Report: {result.report_path} (MLflow run {result.run_id})")
 
 
-def _print_pipeline(result: PipelineResult, platform: Platform) -> None:
-    print(
-        f"Ingested {result.ingested.training_rows} training rows into "
-        f"{result.ingested.training_table}, {result.ingested.scoring_rows} rows to score into "
-        f"{result.ingested.scoring_table}"
-    )
-    print(f"Built features: {result.feature_table}")
-    print(
-        f"Trained: {result.trained.model_name} version {result.trained.version} "
-        f"(train roc_auc {result.trained.train_roc_auc:.4f}, {result.trained.train_rows} rows)"
-    )
-    _print_validation(result.validated)
-    _print_deployment(result.deployed)
-    print(
-        f"Scored: {result.scored.rows} rows appended to {result.scored.table} "
-        f"with version {result.scored.model_version}"
-    )
-    metrics = ", ".join(f"{key} {value}" for key, value in result.champion.metrics.items())
-    print(f"Champion: {result.trained.model_name} version {result.champion.version} ({metrics})")
-    _print_monitoring(result.monitored)
-    print(f"Where: {platform.describe()}")
-
-
 def _run_ingest(platform: Platform, args: argparse.Namespace) -> None:
-    result = ingest(platform, shift=args.shift)
+    result = ingest(platform)
     print(f"Wrote {result.training_rows} rows to {result.training_table}")
     print(f"Wrote {result.scoring_rows} rows to {result.scoring_table}")
-    if args.flip_labels:
-        table = flip_labels(platform, args.flip_labels, seed=platform.settings.data.seed)
-        print(f"Flipped about {100 * args.flip_labels:.0f} % of the labels in {table}")
+    flipped = platform.settings.data.flipped_label_fraction
+    if flipped:
+        print(f"Flipped about {100 * flipped:.0f} % of the scoring batch's labels")
 
 
 def _run_features(platform: Platform, args: argparse.Namespace) -> None:
@@ -135,24 +148,53 @@ def _run_monitor(platform: Platform, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_quality_monitor(platform: Platform, args: argparse.Namespace) -> int:
+def _run_quality_monitor(platform: Platform, args: argparse.Namespace) -> None:
     if platform.settings.is_local:
-        print(
+        raise DatabricksOnlyError(
             "Lakehouse Monitoring runs on Databricks only; locally, the monitor step computes "
-            "the same drift metrics.",
-            file=sys.stderr,
+            "the same drift metrics."
         )
-        return EXIT_USAGE
     from databricks.sdk import WorkspaceClient  # authenticates from the job's environment
 
     print(sync_quality_monitor(platform, WorkspaceClient()).describe())
-    return EXIT_OK
+
+
+def _job_status(run: JobRun) -> int:
+    """Return 0 for a successful run, else the status that reports its first failed task."""
+    if run.succeeded:
+        return EXIT_OK
+    error = run.first_error()
+    report = reporting(error) if error is not None else None
+    return EXIT_TASK_FAILED if report is None else report[0]
+
+
+def _runner(args: argparse.Namespace) -> JobRunner:
+    return JobRunner(Bundle.load(find_bundle_root(Path.cwd())), args.env)
+
+
+def _run_job(platform: Platform, args: argparse.Namespace) -> int:
+    return _job_status(_runner(args).run(args.job))
 
 
 def _run_pipeline(platform: Platform, args: argparse.Namespace) -> int:
-    result = run_pipeline(platform, shift=args.shift, flip_labels_fraction=args.flip_labels)
-    _print_pipeline(result, platform)
-    return EXIT_RETRAINING_NEEDED if result.monitored.retraining_needed else EXIT_OK
+    runner = _runner(args)
+    for job in PIPELINE_JOBS:
+        run = runner.run(job)
+        if not run.succeeded:
+            print(f"Pipeline stopped: {job} {run.state}", file=sys.stderr)
+            return _job_status(run)
+    champion = champion_summary(platform)
+    metrics = ", ".join(f"{key} {value}" for key, value in champion.metrics.items())
+    print(f"Champion: {champion.model_name} version {champion.version} ({metrics})")
+    print(f"Where: {platform.describe()}")
+    return EXIT_OK
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be zero or positive, got {text}")
+    return value
 
 
 def _fraction(text: str) -> float:
@@ -180,16 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     def add_generator_options(step: argparse.ArgumentParser) -> None:
         step.add_argument(
             "--shift",
-            type=float,
-            default=0.0,
-            help="distribution shift of the generated scoring batch (0 = none)",
+            type=_non_negative,
+            help="distribution shift of the generated scoring batch (default: settings, 0)",
         )
         step.add_argument(
             "--flip-labels",
             type=_fraction,
-            default=0.0,
             metavar="FRACTION",
-            help="share of the scoring batch's labels to flip, degrading model quality (0 = none)",
+            help="share of the scoring batch's labels to flip (default: settings, 0)",
         )
 
     add_generator_options(
@@ -216,35 +256,66 @@ def build_parser() -> argparse.ArgumentParser:
         _run_quality_monitor,
         "Create or update and refresh the Lakehouse Monitoring monitor (Databricks only).",
     )
+    add(
+        "run-job", _run_job, "Run a job of resources/ on this machine, as Databricks runs it."
+    ).add_argument("job", help="the job's key in resources/, e.g. model_training_job")
     add_generator_options(
-        add("run-pipeline", _run_pipeline, "Run every step, in the jobs' order, then monitor.")
+        add(
+            "run-pipeline",
+            _run_pipeline,
+            "Run the training, batch inference and monitoring jobs of resources/ in turn.",
+        )
     )
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one step; return a distinct exit status for each kind of failure."""
-    args = build_parser().parse_args(argv)
+@contextmanager
+def _generator_overrides(args: argparse.Namespace) -> Iterator[None]:
+    """Apply ``--shift`` and ``--flip-labels`` to the data settings of every step run within."""
+    data: dict[str, Any] = {}
+    if getattr(args, "shift", None) is not None:
+        data["scoring_shift"] = args.shift
+    if getattr(args, "flip_labels", None) is not None:
+        data["flipped_label_fraction"] = args.flip_labels
+    with overridden_settings({"data": data} if data else {}):
+        yield
+
+
+def run_step(args: argparse.Namespace) -> int:
+    """Run the parsed command; failures raise, results that are no failure return a status."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Known, harmless notices that would bury the step's own output.
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
     warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
-    try:
+    with _generator_overrides(args):
         platform = get_platform(load_settings(args.env))
         status = args.run(platform, args)
-    except ValidationFailedError as error:
-        print(f"Validation FAILED: {error}", file=sys.stderr)
-        return EXIT_VALIDATION_FAILED
-    except InputSchemaError as error:
-        print(f"Bad input: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except LookupError as error:  # a missing table, version or alias
-        print(f"Cannot run {args.step}: {error}", file=sys.stderr)
-        return EXIT_PRECONDITION
-    except SettingsError as error:
-        print(str(error), file=sys.stderr)
-        return EXIT_USAGE
     return EXIT_OK if status is None else status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return a distinct exit status for each kind of failure."""
+    args = build_parser().parse_args(argv)
+    try:
+        return run_step(args)
+    except tuple(kind for kind, _, _ in FAILURES) as error:
+        status, prefix = reporting(error) or (EXIT_USAGE, "")
+        print(prefix.format(step=args.step) + str(error), file=sys.stderr)
+        return status
+
+
+def task() -> None:
+    """Run the step named in ``sys.argv`` for a Databricks job task; raise if it does not succeed.
+
+    Raises:
+        StepFailedError: the step ended with a non-zero status (for example ``monitor`` without
+            ``--exit-zero`` when retraining is needed). Every other failure raises its own error.
+
+    """
+    args = build_parser().parse_args(sys.argv[1:])
+    status = run_step(args)
+    if status != EXIT_OK:
+        raise StepFailedError(f"{args.step} ended with exit status {status}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from .data import ID_COLUMN, LABEL_COLUMN, generate_customers
+from .labels import flip_labels
 from .platform import Platform
 
 logger = logging.getLogger(__name__)
@@ -31,18 +32,21 @@ class IngestResult:
 
 
 def ingest(
-    platform: Platform, *, shift: float = 0.0, batch_seed: int | None = None
+    platform: Platform, *, shift: float | None = None, batch_seed: int | None = None
 ) -> IngestResult:
     """Replace the training table, the scoring batch and its labels with freshly generated rows.
 
     Args:
         platform: where to write.
-        shift: distribution shift of the scoring batch (0 = like the training data).
+        shift: distribution shift of the scoring batch (0 = like the training data); defaults to
+            the settings' ``scoring_shift``. The settings' ``flipped_label_fraction`` of its labels
+            are then flipped.
         batch_seed: seed of the scoring batch; defaults to one derived from the settings' seed.
 
     """
     settings = platform.settings
     spark = platform.spark
+    shift = settings.data.scoring_shift if shift is None else shift
     training = generate_customers(settings.data.training_rows, settings.data.seed)
     seed = settings.data.seed + 1 if batch_seed is None else batch_seed
     batch = generate_customers(
@@ -55,6 +59,8 @@ def ingest(
     platform.write_table(spark.createDataFrame(training), training_table, mode="overwrite")
     platform.write_table(spark.createDataFrame(scoring), scoring_table, mode="overwrite")
     platform.write_table(spark.createDataFrame(labels), labels_table, mode="overwrite")
+    if settings.data.flipped_label_fraction:
+        flip_labels(platform, settings.data.flipped_label_fraction, seed=settings.data.seed)
     logger.info(
         "Wrote %d rows to %s, %d to %s and their labels to %s",
         len(training),

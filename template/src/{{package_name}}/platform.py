@@ -9,11 +9,15 @@ are registered in Unity Catalog.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shutil
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -29,6 +33,14 @@ WriteMode = Literal["append", "overwrite"]
 
 class TableNotFoundError(LookupError):
     """A step needs a table that no earlier step has written."""
+
+
+class NotOnDatabricksError(RuntimeError):
+    """A Databricks environment was asked for where neither Databricks nor its Connect client is."""
+
+
+class DatabricksOnlyError(RuntimeError):
+    """The step means something only on Databricks; locally there is nothing for it to do."""
 
 
 class TaskValues(Protocol):
@@ -64,6 +76,21 @@ class Platform(Protocol):
 
     def describe(self) -> str:
         """Say where data and models live, for people reading the output."""
+
+
+# Where local steps publish task values: the local job runner installs its store here for the
+# length of one task, as Databricks gives each task its own ``dbutils.jobs.taskValues``.
+_LOCAL_TASK_VALUES: ContextVar[TaskValues | None] = ContextVar("local_task_values", default=None)
+
+
+@contextmanager
+def local_task_values(store: TaskValues) -> Iterator[None]:
+    """Send the task values that local steps publish within the block to ``store``."""
+    token = _LOCAL_TASK_VALUES.set(store)
+    try:
+        yield
+    finally:
+        _LOCAL_TASK_VALUES.reset(token)
 
 
 # MLflow exports the URIs it is given as MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI, so a value
@@ -167,8 +194,12 @@ class LocalPlatform:
         mlflow.set_experiment(name)
 
     def publish_task_value(self, key: str, value: object) -> None:
-        """Locally, steps pass values as return values; nothing to publish."""
-        logger.debug("task value %s=%s (local run: not published)", key, value)
+        """Hand ``value`` to later tasks when the local job runner runs this step."""
+        store = _LOCAL_TASK_VALUES.get()
+        if store is None:
+            logger.debug("task value %s=%s (not run as a job task: not published)", key, value)
+            return
+        store.set(key, value)
 
     def describe(self) -> str:
         """Where this run keeps its data and MLflow store, for people reading the output."""
@@ -194,9 +225,14 @@ class DatabricksPlatform:
 
     @property
     def spark(self) -> SparkSession:
-        """The session the Databricks runtime already started for this task."""
+        """The task's session on Databricks, or a Databricks Connect session from a laptop."""
         if self._spark is None:
-            self._spark = SparkSession.builder.getOrCreate()
+            if on_databricks():
+                self._spark = SparkSession.builder.getOrCreate()
+            else:
+                from databricks.connect import DatabricksSession  # checked by get_platform
+
+                self._spark = DatabricksSession.builder.getOrCreate()
         return self._spark
 
     def table_exists(self, name: str) -> bool:
@@ -255,8 +291,35 @@ def local_spark_session() -> SparkSession:
     )
 
 
+def on_databricks() -> bool:
+    """Whether this process runs on Databricks compute (a job task, a notebook, serverless)."""
+    return "DATABRICKS_RUNTIME_VERSION" in os.environ
+
+
+def has_databricks_connect() -> bool:
+    """Whether Databricks Connect is installed, so Spark can run in a workspace from here."""
+    try:
+        return importlib.util.find_spec("databricks.connect") is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def get_platform(settings: Settings, spark: SparkSession | None = None) -> Platform:
-    """Choose the platform from the environment: ``local`` here, every other one on Databricks."""
+    """Choose the platform from the environment: ``local`` here, every other one on Databricks.
+
+    Raises:
+        NotOnDatabricksError: a Databricks environment off Databricks without Databricks Connect;
+            failing here, before any work, beats a local Spark session writing next to a
+            workspace's registry.
+
+    """
     if settings.is_local:
         return LocalPlatform(settings, spark)
+    if spark is None and not on_databricks() and not has_databricks_connect():
+        raise NotOnDatabricksError(
+            f"--env {settings.env} runs on Databricks, and this is neither Databricks compute nor "
+            "a machine with Databricks Connect. Run the job in the workspace "
+            f"(databricks bundle run --target {settings.env} <job>), install databricks-connect "
+            "to run steps from here against it, or use --env local."
+        )
     return DatabricksPlatform(settings, spark)

@@ -14,6 +14,7 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 
 VALIDATION_STATUS_TAG = "model_validation_status"
+PENDING = "PENDING"
 PASSED = "PASSED"
 FAILED = "FAILED"
 
@@ -44,6 +45,14 @@ def latest_version(client: MlflowClient, model_name: str) -> str | None:
     if not versions:
         return None
     return str(max(int(version.version) for version in versions))
+
+
+def remove_alias(client: MlflowClient, model_name: str, alias: str) -> str | None:
+    """Delete an alias if it exists; return the version it pointed at."""
+    version = version_for_alias(client, model_name, alias)
+    if version is not None:
+        client.delete_registered_model_alias(model_name, alias)
+    return version
 
 
 def set_version_tags(

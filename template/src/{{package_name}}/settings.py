@@ -8,6 +8,9 @@ threshold name fails loudly instead of silently keeping a default.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -36,12 +39,18 @@ class Tables(_Section):
 
 
 class DataSettings(_Section):
-    """How much data the bundled generator writes, and how the holdout set is carved out."""
+    """How much data the bundled generator writes, and how the holdout set is carved out.
+
+    ``scoring_shift`` and ``flipped_label_fraction`` make the generated scoring batch drift from
+    the training data (its inputs, and its labels) so that monitoring can be tried out.
+    """
 
     training_rows: int = Field(gt=0)
     scoring_rows: int = Field(gt=0)
     seed: int
     holdout_fraction: float = Field(gt=0, lt=1)
+    scoring_shift: float = Field(ge=0)
+    flipped_label_fraction: float = Field(ge=0, le=1)
 
 
 class ModelParams(_Section):
@@ -127,6 +136,25 @@ class SettingsError(ValueError):
     """The settings file is missing a value, has an unknown key, or a value out of range."""
 
 
+# Overlaid on every environment's settings by ``load_settings``: see ``overridden_settings``.
+_OVERRIDES: ContextVar[dict[str, Any] | None] = ContextVar("settings_overrides", default=None)
+
+
+@contextmanager
+def overridden_settings(overrides: dict[str, Any]) -> Iterator[None]:
+    """Overlay ``overrides`` on the settings that ``load_settings`` returns within the block.
+
+    Job tasks load their own settings, as they do on Databricks, so a local run of whole jobs
+    (``run-pipeline --shift 1``, or a test that wants less data) changes them here rather than
+    through arguments the jobs do not have. Values are validated like the file's own.
+    """
+    token = _OVERRIDES.set(_deep_merge(_OVERRIDES.get() or {}, overrides))
+    try:
+        yield
+    finally:
+        _OVERRIDES.reset(token)
+
+
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
@@ -156,6 +184,7 @@ def load_settings(env: str, path: Path | None = None) -> Settings:
     if unknown:
         raise SettingsError(f"Unknown sections in {SETTINGS_FILE}: {', '.join(sorted(unknown))}.")
     values = _deep_merge(document.get("common", {}), document.get(env, {}))
+    values = _deep_merge(values, _OVERRIDES.get() or {})
     try:
         return Settings.model_validate({**values, "env": env})
     except ValidationError as error:

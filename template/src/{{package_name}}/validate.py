@@ -1,8 +1,10 @@
 """Validate step: gate a new model version before it may compete for ``champion``.
 
 A version passes when its holdout metrics reach the absolute thresholds and, if a champion exists,
-are not worse than the champion's by more than the allowed drop. A pass moves ``challenger`` to
-the version; a failure only tags it ``FAILED``: no alias moves, so production is untouched.
+are not worse than the champion's by more than the allowed drop. The version is tagged ``PENDING``
+while it is evaluated, then ``PASSED`` or ``FAILED``. A pass moves ``challenger`` to the version. A
+failure removes ``challenger`` wherever it points, so that no later deploy can promote an older
+candidate that this one was meant to replace, and never touches ``champion``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from .registry import (
     CHAMPION,
     FAILED,
     PASSED,
+    PENDING,
     VALIDATION_STATUS_TAG,
+    remove_alias,
     set_version_tags,
     version_for_alias,
 )
@@ -88,7 +92,7 @@ def validate(platform: Platform, version: str) -> ValidationReport:
     """Evaluate ``version`` against the thresholds (and the champion); tag it and move aliases.
 
     Raises:
-        ValidationFailedError: the version failed; it is tagged FAILED and no alias moved.
+        ValidationFailedError: the version failed; it is tagged FAILED and has no challenger.
 
     """
     settings = platform.settings
@@ -96,9 +100,41 @@ def validate(platform: Platform, version: str) -> ValidationReport:
     client = MlflowClient()
     name = settings.registered_model_name
     client.get_model_version(name, version)  # fail early, and clearly, on an unknown version
+    set_version_tags(client, name, version, {VALIDATION_STATUS_TAG: PENDING})
+    try:
+        report = evaluate_against_gates(platform, client, version)
+    except Exception:
+        # A version whose evaluation broke is not validated either.
+        reject(client, name, version)
+        raise
+    set_version_tags(
+        client,
+        name,
+        version,
+        {
+            VALIDATION_STATUS_TAG: PASSED if report.passed else FAILED,
+            "validation_roc_auc": round(report.metrics["roc_auc"], 6),
+            "validation_accuracy": round(report.metrics["accuracy_score"], 6),
+        },
+    )
+    if not report.passed:
+        reject(client, name, version)
+        raise ValidationFailedError(
+            f"{name} version {version} failed validation: " + "; ".join(report.failures)
+        )
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    logger.info("%s version %s passed validation and is now %s", name, version, CHALLENGER)
+    return report
+
+
+def evaluate_against_gates(
+    platform: Platform, client: MlflowClient, version: str
+) -> ValidationReport:
+    """Score ``version`` (and the champion) on the holdout rows and apply the thresholds."""
+    settings = platform.settings
+    name = settings.registered_model_name
     holdout = load_holdout(platform)
     champion = version_for_alias(client, name, CHAMPION)
-
     with mlflow.start_run(run_name=f"validate-v{version}"):
         metrics = evaluate_version(name, version, holdout)
         champion_metrics = None
@@ -109,22 +145,12 @@ def validate(platform: Platform, version: str) -> ValidationReport:
         mlflow.set_tags(
             {"model_version": version, VALIDATION_STATUS_TAG: FAILED if failures else PASSED}
         )
+    return ValidationReport(name, version, metrics, champion, champion_metrics, failures)
 
-    report = ValidationReport(name, version, metrics, champion, champion_metrics, failures)
-    set_version_tags(
-        client,
-        name,
-        version,
-        {
-            VALIDATION_STATUS_TAG: PASSED if report.passed else FAILED,
-            "validation_roc_auc": round(metrics["roc_auc"], 6),
-            "validation_accuracy": round(metrics["accuracy_score"], 6),
-        },
-    )
-    if not report.passed:
-        raise ValidationFailedError(
-            f"{name} version {version} failed validation: " + "; ".join(failures)
-        )
-    client.set_registered_model_alias(name, CHALLENGER, version)
-    logger.info("%s version %s passed validation and is now %s", name, version, CHALLENGER)
-    return report
+
+def reject(client: MlflowClient, name: str, version: str) -> None:
+    """Tag ``version`` FAILED and take ``challenger`` away; ``champion`` stays where it is."""
+    set_version_tags(client, name, version, {VALIDATION_STATUS_TAG: FAILED})
+    stale = remove_alias(client, name, CHALLENGER)
+    if stale is not None:
+        logger.info("Removed %s from %s version %s", CHALLENGER, name, stale)
