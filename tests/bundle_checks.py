@@ -372,15 +372,65 @@ def typed_classes() -> dict[str, type]:
     }
 
 
+# How the CLI turns a target's top-level permission levels into each resource type's own
+# (ApplyBundlePermissions in bundle/config/mutator/resourcemutator/apply_bundle_permissions.go);
+# a level missing here is not applied to that type, and types missing here get none.
+PERMISSION_LEVELS: Mapping[str, Mapping[str, str]] = {
+    "jobs": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_VIEW", "CAN_RUN": "CAN_MANAGE_RUN"},
+    "pipelines": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_VIEW", "CAN_RUN": "CAN_RUN"},
+    "experiments": {"CAN_MANAGE": "CAN_MANAGE", "CAN_VIEW": "CAN_READ"},
+    "model_serving_endpoints": {
+        "CAN_MANAGE": "CAN_MANAGE",
+        "CAN_VIEW": "CAN_VIEW",
+        "CAN_RUN": "CAN_QUERY",
+    },
+}
+PRINCIPAL_FIELDS = ("user_name", "service_principal_name", "group_name")
+
+
+def apply_identities(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The target's resources as the CLI deploys them, and what the CLI refuses on the way.
+
+    `run_as` is set on every job that has none (SetRunAs; it must name exactly one identity), and
+    each top-level permission is added to the resources that take it, at their own level
+    (ApplyBundlePermissions; only CAN_MANAGE, CAN_VIEW and CAN_RUN are allowed there).
+    """
+    problems: list[str] = []
+    resources = copy.deepcopy(dict(config.get("resources") or {}))
+    run_as = config.get("run_as")
+    if run_as is not None:
+        named = [f for f in ("user_name", "service_principal_name") if (run_as or {}).get(f)]
+        if len(named) != 1:
+            problems.append(f"run_as must name exactly one identity, it names {named or 'none'}")
+        for job in (resources.get("jobs") or {}).values():
+            job.setdefault("run_as", copy.deepcopy(run_as))
+    permissions = config.get("permissions") or []
+    for permission in permissions:
+        if permission.get("level") not in ("CAN_MANAGE", "CAN_VIEW", "CAN_RUN"):
+            problems.append(f"permissions: level {permission.get('level')!r} is not allowed")
+        if sum(1 for f in PRINCIPAL_FIELDS if permission.get(f)) != 1:
+            problems.append(f"permissions: {permission} must name exactly one principal")
+    for kind, levels in PERMISSION_LEVELS.items():
+        for resource in (resources.get(kind) or {}).values():
+            for permission in permissions:
+                if permission.get("level") in levels:
+                    applied = {**permission, "level": levels[permission["level"]]}
+                    resource.setdefault("permissions", []).append(applied)
+    return resources, problems
+
+
 def check_typed_resources(bundle: Bundle) -> list[str]:
     """Load every resource of every target, references resolved, with its databricks-bundles
-    class (`from_dict` rejects unknown fields and bad enum values)."""
+    class (`from_dict` rejects unknown fields and bad enum values), after the target's `run_as`
+    and `permissions` are applied to it as the CLI applies them."""
     classes = typed_classes()
     problems = []
     for target in bundle.targets:
         unresolved = for_target(bundle, target)
         config = resolve(unresolved, unresolved)
-        for kind, resources in (config.get("resources") or {}).items():
+        deployed, refused = apply_identities(config)
+        problems.extend(f"[{target}] {problem}" for problem in refused)
+        for kind, resources in deployed.items():
             cls = classes.get(kind)
             if cls is None:
                 problems.append(f"[{target}] no databricks-bundles class known for {kind!r}")
@@ -715,6 +765,19 @@ def effective_pause_status(config: Mapping[str, Any], trigger: Mapping[str, Any]
     return "PAUSED" if config["bundle"].get("mode") == "development" else "UNPAUSED"
 
 
+# The per-developer placeholders of settings.toml, and the bundle references naming the same.
+SETTINGS_PLACEHOLDERS = {
+    "{user_name}": "${workspace.current_user.userName}",
+    "{user}": "${workspace.current_user.short_name}",
+}
+
+
+def _as_bundle_reference(value: str) -> str:
+    for placeholder, reference in SETTINGS_PLACEHOLDERS.items():
+        value = value.replace(placeholder, reference)
+    return value
+
+
 def check_settings(bundle: Bundle, package: str) -> list[str]:
     """Each target is an environment of settings.toml and names what that environment names:
     catalog, schema, model and experiment (variables, and the registered model and experiment
@@ -728,7 +791,10 @@ def check_settings(bundle: Bundle, package: str) -> list[str]:
             f"settings.toml {sorted(environments)}"
         )
     for target in sorted(set(bundle.targets) & environments):
-        settings = settings_for(document, target)
+        settings = {
+            key: _as_bundle_reference(value) if isinstance(value, str) else value
+            for key, value in settings_for(document, target).items()
+        }
         unresolved = for_target(bundle, target)
         config = resolve(unresolved, unresolved)
         variables = {k: (v or {}).get("default") for k, v in config["variables"].items()}

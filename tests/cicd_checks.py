@@ -8,6 +8,7 @@ project instead of trusting the YAML.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import stat
@@ -304,15 +305,46 @@ def console_scripts(project: Path) -> set[str]:
 class FakeDatabricks:
     """A stand-in `databricks` in `<root>/bin`, for running the Makefile's bundle targets with
     `VENV=<root>` (the Makefile puts `$(VENV)/bin` first on PATH). It records each call's
-    arguments and fails the calls that name `fail`."""
+    arguments and fails the calls that name `fail`.
 
-    def __init__(self, root: Path, fail: str = "") -> None:
+    Like a workspace, it answers `current-user me --output json` as `user`, a direct member of
+    `groups`, and `registered-models get <full name> --output json` with the owner that `models`
+    gives that model; any other model does not exist, which it reports as Unity Catalog does.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        fail: str = "",
+        *,
+        user: str = "deployer@example.com",
+        groups: tuple[str, ...] = (),
+        models: Mapping[str, str] | None = None,
+    ) -> None:
         self.venv = root
         self.log = root / "calls.log"
         binary = root / "bin" / "databricks"
         binary.parent.mkdir(parents=True, exist_ok=True)
-        fail_case = f'case " $* " in *" {fail} "*) exit 1 ;; esac\n' if fail else ""
-        binary.write_text(f'#!/bin/sh\necho "$*" >> "{self.log}"\n{fail_case}', encoding="utf-8")
+        me = {"userName": user, "groups": [{"display": g, "type": "direct"} for g in groups]}
+        lines = ["#!/bin/sh", f'echo "$*" >> {shlex.quote(str(self.log))}']
+        if fail:
+            lines.append(f'case " $* " in *" {fail} "*) exit 1 ;; esac')
+        lines += [
+            'case "$1 $2" in',
+            f'  "current-user me") echo {shlex.quote(json.dumps(me))} ;;',
+            '  "registered-models get")',
+            '    case "$3" in',
+        ]
+        for full_name, owner in (models or {}).items():
+            model = json.dumps({"full_name": full_name, "owner": owner})
+            lines.append(f"      {shlex.quote(full_name)}) echo {shlex.quote(model)} ;;")
+        lines += [
+            """      *) echo "Error: Routine or Model '$3' does not exist." >&2; exit 1 ;;""",
+            "    esac ;;",
+            "esac",
+            "",
+        ]
+        binary.write_text("\n".join(lines), encoding="utf-8")
         binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
 
     @property

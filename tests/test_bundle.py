@@ -150,7 +150,7 @@ LAUNCHER_NAMES: tuple[tuple[AnswerSet, str], ...] = (
 )
 LAUNCHER_ANSWER_SETS = ANSWER_SETS + tuple(answer_set for answer_set, _ in LAUNCHER_NAMES)
 # Every job of the bundle; each one emails alert_email when it fails.
-JOBS = ("model_training_job", "batch_inference_job", "monitoring_job")
+JOBS = ("model_training_job", "batch_inference_job", "monitoring_job", "rollback_job")
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,12 @@ def test_target_uses_the_answered_catalog(rendered_bundle: RenderedBundle, targe
     answers = rendered_bundle.answers
     config = rendered_bundle.target(target)
     assert config["variables"]["catalog"]["default"] == answers[f"catalog_{target}"]
-    assert config["variables"]["schema"]["default"] == answers["schema_name"]
+    schema = config["variables"]["schema"]["default"]
+    if target == "dev":
+        # One schema per developer: nobody's dev runs touch another's tables or model.
+        assert schema == "${workspace.current_user.short_name}_" + answers["schema_name"]
+    else:
+        assert schema == answers["schema_name"]
     resources = config.get("resources", {})
     if target == "dev":
         # Development mode would prefix their names per developer; the code creates them.
@@ -266,8 +271,12 @@ def test_training_job_runs_the_pipeline_steps_in_order(rendered_bundle: Rendered
         validate = tasks["validate"]["python_wheel_task"]["parameters"]
         assert validate[3:] == ["--model-version", "{{tasks.train.values.model_version}}"]
 
-        (score,) = _tasks(rendered_bundle.target(target), "batch_inference_job").values()
-        assert score["python_wheel_task"]["parameters"] == ["score", "--env", target]
+        batch = _tasks(rendered_bundle.target(target), "batch_inference_job")
+        assert tuple(batch) == ("ingest_batch", "score")
+        assert batch["score"]["depends_on"] == [{"task_key": "ingest_batch"}]
+        for step, task in batch.items():
+            parameters = task["python_wheel_task"]["parameters"]
+            assert parameters == [step.replace("_", "-"), "--env", target]
 
 
 @pytest.mark.parametrize(
@@ -394,43 +403,62 @@ def test_schedules_run_only_in_prod(rendered_bundle: RenderedBundle, target: str
 # --- The targets follow the answers ---------------------------------------------------------------
 
 
+# How staging and prod name whoever deploys them when no service principal was answered.
+DEPLOYING_USER = "${workspace.current_user.userName}"
+
+
+def _principal(entry: Mapping[str, Any]) -> tuple[str, str]:
+    """The one principal a `run_as` or `permissions` entry names, as (field, name)."""
+    fields = ("user_name", "service_principal_name", "group_name")
+    named = [(field, entry[field]) for field in fields if field in entry]
+    assert len(named) == 1, f"{entry} must name exactly one principal"
+    return named[0]
+
+
 def test_targets_follow_the_answers(rendered_bundle: RenderedBundle) -> None:
+    """Hosts, modes and branches follow the answers, and so do identities: a target with a
+    service principal runs as it and gives it CAN_MANAGE; staging and prod without one name
+    whoever deploys them, in `run_as` and with CAN_MANAGE (one explicit owner); test without one
+    runs as whoever deploys, unnamed."""
     answers = rendered_bundle.answers
     staging_host = expected_host(answers["staging_workspace_url"])
     prod_host = expected_host(answers["prod_workspace_url"])
     # Application IDs are UUIDs: the bundle writes them in lowercase, as Databricks shows them.
     staging_sp = answers["staging_service_principal"].lower() or None
     prod_sp = answers["prod_service_principal"].lower() or None
+
+    def owner(principal: str | None) -> tuple[str, str]:
+        if principal:
+            return ("service_principal_name", principal)
+        return ("user_name", DEPLOYING_USER)
+
     expected = {
-        # target: (mode, host, run-as service principal, git branch)
+        # target: (mode, host, run-as identity, git branch)
         "dev": ("development", None, None, None),
-        "test": (None, staging_host, staging_sp, None),
-        "staging": ("production", staging_host, staging_sp, answers["default_branch"]),
-        "prod": ("production", prod_host, prod_sp, answers["release_branch"]),
+        "test": (None, staging_host, owner(staging_sp) if staging_sp else None, None),
+        "staging": ("production", staging_host, owner(staging_sp), answers["default_branch"]),
+        "prod": ("production", prod_host, owner(prod_sp), answers["release_branch"]),
     }
-    for target, (mode, host, principal, branch) in expected.items():
+    for target, (mode, host, identity, branch) in expected.items():
         config = rendered_bundle.target(target)
-        run_as = (config.get("run_as") or {}).get("service_principal_name")
+        run_as = config.get("run_as")
         actual = (
             config["bundle"].get("mode"),
             (config.get("workspace") or {}).get("host"),
-            run_as,
+            _principal(run_as) if run_as is not None else None,
             (config["bundle"].get("git") or {}).get("branch"),
         )
-        assert actual == (mode, host, principal, branch), target
+        assert actual == (mode, host, identity, branch), target
 
         if target == "dev":
             assert "permissions" not in config
             continue
         # One deployment per target, whoever deploys it.
         assert config["workspace"]["root_path"].endswith(f"/{rendered_bundle.bundle.name}/{target}")
-        permissions = {
-            (p.get("group_name") or p.get("service_principal_name"), p["level"])
-            for p in config["permissions"]
-        }
-        wanted = {(answers["read_group"], "CAN_VIEW")}
-        if principal:
-            wanted.add((principal, "CAN_MANAGE"))
+        permissions = {(*_principal(p), p["level"]) for p in config["permissions"]}
+        wanted = {("group_name", answers["read_group"], "CAN_VIEW")}
+        if identity:
+            wanted.add((*identity, "CAN_MANAGE"))
         assert permissions == wanted, target
         (model,) = config["resources"]["registered_models"].values()
         assert model["grants"] == [{"principal": answers["read_group"], "privileges": ["EXECUTE"]}]
@@ -441,12 +469,20 @@ def test_deploy_guide_matches_the_bundle(rendered_bundle: RenderedBundle) -> Non
     guide = (rendered_bundle.rendered.path / "docs" / "deploy.md").read_text(encoding="utf-8")
     for target in TARGETS:
         assert f"`{answers[f'catalog_{target}']}`" in guide
-        assert f"databricks bundle deploy -t {target}" in guide or target == "test"
+        assert f"databricks bundle deploy -t {target}" in guide or re.search(
+            rf"make bundle-deploy [^\n]*TARGET={target}\b", guide
+        ), target
     for url in (answers["staging_workspace_url"], answers["prod_workspace_url"]):
         if url:
             assert expected_host(url) in guide
-    for principal in (answers["staging_service_principal"], answers["prod_service_principal"]):
+    # Why a service principal should own staging and prod, and, for each that has none, how to
+    # give it one (the section `make bundle-deploy` links to when it refuses a deployer).
+    assert "\n## Who owns staging and prod\n" in guide
+    for question in ("staging_service_principal", "prod_service_principal"):
+        principal = answers[question]
         if principal:
             assert principal.lower() in guide
+        else:
+            assert f"copier update --data {question}=<application id>" in guide, question
     assert DOCS[answers["cloud"]] in guide
     assert f"`{answers['default_branch']}`" in guide and f"`{answers['release_branch']}`" in guide

@@ -107,7 +107,7 @@ def test_entry_point_that_the_launcher_cannot_compile(broken: Breaker) -> None:
         INFERENCE_JOB, "entry_point: customer_churn_task", "entry_point: customer-churn-in-1a"
     )
     problems = check_tasks(load_bundle(project), "customer_churn")
-    only(problems, "batch_inference_job.score: Databricks' launcher cell does not compile")
+    only(problems, "batch_inference_job.ingest_batch: Databricks' launcher cell does not compile")
     assert not [p for p in problems if "not declared" in p], problems
 
 
@@ -209,7 +209,7 @@ def test_experiment_that_settings_do_not_use(broken: Breaker) -> None:
     project = broken(BUNDLE, "/Shared/customer-churn/${bundle.target}", "/Shared/churn")
     only(
         check_settings(load_bundle(project), "customer_churn"),
-        "[dev] var.experiment_name is '/Shared/churn'",
+        "[test] var.experiment_name is '/Shared/churn'",
         "[prod] experiments.experiment is '/Shared/churn'",
     )
 

@@ -25,6 +25,7 @@ import hashlib
 import os
 import platform
 import re
+import shutil
 import stat
 import sys
 import zipfile
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bundle_checks import load_bundle
+from bundle_checks import for_target, load_bundle, resolve
 from cicd_checks import (
     CI_FILES,
     CI_LOCATIONS,
@@ -58,6 +59,7 @@ from conftest import RenderFn
 from support import (
     ANSWER_SETS,
     ANSWERS_FILE,
+    DEFAULT_ANSWERS,
     TOOLS_BIN,
     AnswerSet,
     Rendered,
@@ -428,11 +430,138 @@ def test_bundle_deploy_checks_the_branch_checked_out_without_deploy_branch(
     project = tmp_path / "project"
     project.mkdir()
     (project / "Makefile").write_bytes((default_render.path / "Makefile").read_bytes())
+    shutil.copytree(default_render.path / "scripts", project / "scripts")
     git_init = ["git", "init", "--quiet", "-b", checked_out]
     result = run(git_init, cwd=project, env=_make_env(), timeout=60)
     assert result.returncode == 0, result.report()
     deployed, output = _deploy(project, "prod", FakeDatabricks(tmp_path / "venv"))
     assert deployed is allowed, output
+
+
+# Who deploys staging and prod when they have no service principal: the owner of their model.
+DEPLOYER = "deployer@example.com"
+OTHER_OWNER = "alice@example.com"
+OWNERSHIP_GUIDE = "docs/deploy.md#who-owns-staging-and-prod"
+STAGING_SP_ONLY = AnswerSet(
+    "staging-sp-only", {"staging_service_principal": ANSWERED["staging_service_principal"]}
+)
+SPS_ANSWERED = next(a for a in CI_ANSWER_SETS if a.id == "github-answered")
+
+
+def _registered_model(project: Path, target: str) -> str:
+    """The full name of the registered model that the bundle deploys to `target`."""
+    config = for_target(load_bundle(project), target)
+    (model,) = resolve(config, config)["resources"]["registered_models"].values()
+    return f"{model['catalog_name']}.{model['schema_name']}.{model['name']}"
+
+
+def _own_branch(rendered: Rendered, target: str) -> str:
+    """A branch that `make bundle-deploy` accepts for `target`."""
+    if target == "prod":
+        return str(rendered.answers["release_branch"])
+    return str(rendered.answers["default_branch"])
+
+
+@pytest.mark.parametrize("target", ["staging", "prod"])
+@pytest.mark.parametrize(
+    ("owner", "groups", "allowed"),
+    [
+        (None, (), True),  # no model yet: the deployer will own it
+        (DEPLOYER, (), True),
+        ("ml-deployers", ("ml-deployers",), True),  # a group the deployer is a member of
+        (OTHER_OWNER, ("ml-deployers",), False),
+    ],
+    ids=["no-model-yet", "deployer-owns-it", "deployer-s-group-owns-it", "someone-else-owns-it"],
+)
+def test_bundle_deploy_refuses_whoever_does_not_own_the_target_s_model(
+    default_render: Rendered,
+    tmp_path: Path,
+    target: str,
+    owner: str | None,
+    groups: tuple[str, ...],
+    allowed: bool,
+) -> None:
+    """Without a service principal, staging and prod run as whoever deploys them and their
+    model belongs to its first deployer: only that owner may move its aliases, so anyone else is
+    refused before the deploy, with what to do."""
+    model = _registered_model(default_render.path, target)
+    cli = FakeDatabricks(
+        tmp_path / "venv", user=DEPLOYER, groups=groups, models={model: owner} if owner else {}
+    )
+    branch = _own_branch(default_render, target)
+    deployed, output = _deploy(default_render.path, target, cli, DEPLOY_BRANCH=branch)
+    assert deployed is allowed, output
+    # The target's own workspace (--target), as the deploy uses.
+    assert cli.calls[:2] == [
+        f"current-user me --target {target} --output json",
+        f"registered-models get {model} --target {target} --output json",
+    ]
+    if not allowed:
+        assert cli.calls == cli.calls[:2], "refused, yet the CLI was called again"
+        assert (
+            f"{model} is owned by {OTHER_OWNER}; you are {DEPLOYER}. Only its owner can move its "
+            f"aliases: deploy as {OTHER_OWNER}, or give the target a service principal "
+            f"({OWNERSHIP_GUIDE})"
+        ) in output
+        assert f"copier update --data {target}_service_principal=<application id>" in output
+        guide = (default_render.path / "docs" / "deploy.md").read_text(encoding="utf-8")
+        assert "\n## Who owns staging and prod\n" in guide, "the message links a missing section"
+
+
+@pytest.mark.parametrize("target", ["staging", "prod"])
+def test_bundle_deploy_refuses_a_service_principal_the_target_names_as_a_user(
+    default_render: Rendered, tmp_path: Path, target: str
+) -> None:
+    """Staging and prod name their deployer in `run_as: user_name`; a service principal (its
+    user name is its application ID) must be the answered service principal instead."""
+    principal = "0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
+    cli = FakeDatabricks(tmp_path / "venv", user=principal)
+    branch = _own_branch(default_render, target)
+    deployed, output = _deploy(default_render.path, target, cli, DEPLOY_BRANCH=branch)
+    assert not deployed
+    assert cli.calls == [f"current-user me --target {target} --output json"]
+    assert f"copier update --data {target}_service_principal={principal}" in output
+
+
+def test_bundle_deploy_refuses_when_the_model_s_owner_cannot_be_read(
+    default_render: Rendered, tmp_path: Path
+) -> None:
+    """Any CLI error but "does not exist" (no access, no network) stops the deploy: the check
+    never passes because it could not look."""
+    cli = FakeDatabricks(tmp_path / "venv", fail="registered-models")
+    branch = _own_branch(default_render, "prod")
+    deployed, output = _deploy(default_render.path, "prod", cli, DEPLOY_BRANCH=branch)
+    assert not deployed
+    assert "cannot tell who owns the model of prod" in output
+
+
+@pytest.mark.parametrize(
+    ("answer_set", "target", "checked"),
+    [
+        (DEFAULT_ANSWERS, "dev", False),
+        (DEFAULT_ANSWERS, "test", False),
+        (SPS_ANSWERED, "staging", False),
+        (SPS_ANSWERED, "prod", False),
+        (STAGING_SP_ONLY, "staging", False),
+        (STAGING_SP_ONLY, "prod", True),
+    ],
+    ids=["dev", "test", "sps-staging", "sps-prod", "staging-sp-staging", "staging-sp-prod"],
+)
+def test_bundle_deploy_checks_the_owner_only_where_no_service_principal_was_answered(
+    render_answers: RenderFn, tmp_path: Path, answer_set: AnswerSet, target: str, checked: bool
+) -> None:
+    """A target with a service principal runs as it, whoever deploys; dev and test are not
+    production targets. Neither asks the CLI anything before deploying."""
+    rendered = render_answers(answer_set)
+    models = {_registered_model(rendered.path, t): OTHER_OWNER for t in ("test", "staging", "prod")}
+    cli = FakeDatabricks(tmp_path / "venv", models=models)
+    branch = _own_branch(rendered, target)
+    deployed, output = _deploy(rendered.path, target, cli, DEPLOY_BRANCH=branch)
+    assert deployed is not checked, output
+    if checked:
+        assert f"is owned by {OTHER_OWNER}" in output
+    else:
+        assert cli.calls == [f"bundle deploy --target {target}"]
 
 
 def _deploy_commands(rendered: Rendered, target: str) -> list[CiCommand]:

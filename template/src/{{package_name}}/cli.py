@@ -27,13 +27,22 @@ from mlflow import MlflowClient
 
 from .deploy import PromotionDecision, deploy
 from .features import InputSchemaError, write_feature_table
-from .ingest import ingest
+from .ingest import IngestResult, ingest, ingest_batch
 from .jobs import Bundle, JobDefinitionError, JobRun, JobRunner, find_bundle_root
 from .lakehouse import sync_quality_monitor
 from .monitor import MonitoringResult, monitor
 from .pipeline import PIPELINE_JOBS, champion_summary
-from .platform import DatabricksOnlyError, NotOnDatabricksError, Platform, get_platform
+from .platform import (
+    DatabricksOnlyError,
+    ForeignTableError,
+    NotOnDatabricksError,
+    Platform,
+    ProjectBusyError,
+    TableSchemaError,
+    get_platform,
+)
 from .registry import latest_version
+from .rollback import MissingReasonError, rollback
 from .score import score
 from .settings import ENVIRONMENTS, SettingsError, load_settings, overridden_settings
 from .train import train
@@ -47,17 +56,22 @@ EXIT_PRECONDITION = 3  # a required table, model version or alias does not exist
 EXIT_BAD_INPUT = 4  # input data failed the schema check; nothing was written
 EXIT_RETRAINING_NEEDED = 5  # monitoring: a metric crossed its threshold; run the training job
 EXIT_TASK_FAILED = 6  # run-job, run-pipeline: a task failed with an error none of the above
+EXIT_BUSY = 7  # another local run holds the project's .local store
 
 # How the console script reports each kind of failure (the first matching class wins): its exit
 # status, and what goes before the error's message ("{step}" is the command).
 FAILURES: tuple[tuple[type[BaseException], int, str], ...] = (
     (ValidationFailedError, EXIT_VALIDATION_FAILED, "Validation FAILED: "),
     (InputSchemaError, EXIT_BAD_INPUT, "Bad input: "),
+    (TableSchemaError, EXIT_BAD_INPUT, "Cannot run {step}: "),
+    (ForeignTableError, EXIT_PRECONDITION, "Cannot run {step}: "),
     (LookupError, EXIT_PRECONDITION, "Cannot run {step}: "),  # a missing table, version or alias
     (SettingsError, EXIT_USAGE, ""),
     (JobDefinitionError, EXIT_USAGE, "Cannot run {step}: "),
     (NotOnDatabricksError, EXIT_USAGE, "Cannot run {step}: "),
     (DatabricksOnlyError, EXIT_USAGE, ""),
+    (MissingReasonError, EXIT_USAGE, "Cannot run {step}: "),
+    (ProjectBusyError, EXIT_BUSY, ""),
 )
 
 
@@ -103,13 +117,20 @@ def _print_monitoring(result: MonitoringResult) -> None:
     print(f"  Report: {result.report_path} (MLflow run {result.run_id})")
 
 
+def _print_ingested(result: IngestResult) -> None:
+    batch = f" (batch {result.batch_id})" if result.batch_id else ""
+    if result.written:
+        print(f"Wrote {result.rows} generated rows{batch} to {result.table}")
+    else:
+        print(f"Source {result.table} is read in place ({result.rows} rows); nothing written")
+
+
 def _run_ingest(platform: Platform, args: argparse.Namespace) -> None:
-    result = ingest(platform)
-    print(f"Wrote {result.training_rows} rows to {result.training_table}")
-    print(f"Wrote {result.scoring_rows} rows to {result.scoring_table}")
-    flipped = platform.settings.data.flipped_label_fraction
-    if flipped:
-        print(f"Flipped about {100 * flipped:.0f} % of the scoring batch's labels")
+    _print_ingested(ingest(platform))
+
+
+def _run_ingest_batch(platform: Platform, args: argparse.Namespace) -> None:
+    _print_ingested(ingest_batch(platform))
 
 
 def _run_features(platform: Platform, args: argparse.Namespace) -> None:
@@ -117,7 +138,7 @@ def _run_features(platform: Platform, args: argparse.Namespace) -> None:
 
 
 def _run_train(platform: Platform, args: argparse.Namespace) -> None:
-    result = train(platform)
+    result = train(platform, git_commit=args.git_commit)
     print(f"Registered {result.model_name} version {result.version} (run {result.run_id})")
 
 
@@ -135,9 +156,29 @@ def _run_deploy(platform: Platform, args: argparse.Namespace) -> None:
     _print_deployment(deploy(platform))
 
 
+def _run_rollback(platform: Platform, args: argparse.Namespace) -> None:
+    done = rollback(platform, args.reason)
+    print(
+        f"Rolled back {done.model_name}: champion moved from version {done.rolled_back} "
+        f"to version {done.restored} (reason: {done.reason})"
+    )
+    print(
+        f"  Tagged version {done.rolled_back} rolled_back=true, "
+        f"version {done.restored} restored_from={done.rolled_back}"
+    )
+    if done.removed_challenger:
+        print(f"  Removed challenger from version {done.rolled_back}")
+
+
 def _run_score(platform: Platform, args: argparse.Namespace) -> None:
     result = score(platform)
-    print(f"Appended {result.rows} predictions of version {result.model_version} to {result.table}")
+    if not result.batches:
+        print(f"Nothing to score: every batch already has predictions in {result.table}")
+        return
+    print(
+        f"Appended {result.rows} predictions of version {result.model_version} for batch(es) "
+        f"{', '.join(result.batches)} to {result.table}"
+    )
 
 
 def _run_monitor(platform: Platform, args: argparse.Namespace) -> int:
@@ -232,16 +273,26 @@ def build_parser() -> argparse.ArgumentParser:
             help="share of the scoring batch's labels to flip (default: settings, 0)",
         )
 
+    add("ingest", _run_ingest, "Generate the labelled history, or check the source table.")
     add_generator_options(
-        add("ingest", _run_ingest, "Write the training data, the scoring batch and its labels.")
+        add(
+            "ingest-batch",
+            _run_ingest_batch,
+            "Generate the next batch to score and its labels, or check the source tables.",
+        )
     )
     add("features", _run_features, "Build the feature table from the training data.")
-    add("train", _run_train, "Train a model and register a new version.")
+    add("train", _run_train, "Train a model and register a new version.").add_argument(
+        "--git-commit", help="commit the code was deployed from (default: this checkout's HEAD)"
+    )
     add("validate", _run_validate, "Gate a version; on pass it becomes challenger.").add_argument(
         "--model-version", help="version to validate (default: the latest registered)"
     )
     add("deploy", _run_deploy, "Promote challenger to champion if it is at least as good.")
-    add("score", _run_score, "Score the batch with the champion; append predictions.")
+    add(
+        "rollback", _run_rollback, "Put champion back on the version it replaced, with a reason."
+    ).add_argument("--reason", required=True, help="why (required; tagged rollback_reason)")
+    add("score", _run_score, "Score new batches with the champion; append predictions.")
     add(
         "monitor",
         _run_monitor,
@@ -289,7 +340,9 @@ def run_step(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
     with _generator_overrides(args):
         platform = get_platform(load_settings(args.env))
-        status = args.run(platform, args)
+        # One local run at a time per project; the job runner's steps re-enter the same hold.
+        with platform.exclusive(" ".join(sys.argv[1:]) or args.step):
+            status = args.run(platform, args)
     return EXIT_OK if status is None else status
 
 

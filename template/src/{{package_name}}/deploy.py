@@ -4,11 +4,17 @@ Both versions are scored on the same holdout rows with the configured metric. Th
 both scores are recorded as tags on the challenger version. Running the step again changes
 nothing: a challenger that already is the champion, or that already lost to the current champion,
 is left alone.
+
+Deploy records the champion it replaces on the version it promotes (``previous_champion_version``),
+which is where ``rollback`` finds the version to return to. A version that was rolled back is
+never promoted again: a rollback is a decision a person made, and the next scheduled retraining
+must not silently undo it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import mlflow
@@ -16,7 +22,16 @@ from mlflow import MlflowClient
 
 from .evaluate import evaluate_version
 from .platform import Platform
-from .registry import CHALLENGER, CHAMPION, set_version_tags, version_for_alias
+from .registry import (
+    CHALLENGER,
+    CHAMPION,
+    PREVIOUS_CHAMPION_TAG,
+    ROLLBACK_REASON_TAG,
+    ROLLED_BACK_TAG,
+    TRUE,
+    set_version_tags,
+    version_for_alias,
+)
 from .settings import PromotionPolicy
 from .validate import load_holdout
 
@@ -59,6 +74,18 @@ def decide(
     return False, f"{policy.metric} {challenger_score:.4f} < {required:.4f} required"
 
 
+def rollback_refusal(tags: Mapping[str, str]) -> str | None:
+    """Return why a version's tags keep it from becoming champion again; None if nothing does.
+
+    A version that ``rollback`` took ``champion`` away from stays out until a new version
+    replaces it: promoting it again would silently undo the rollback.
+    """
+    if tags.get(ROLLED_BACK_TAG, "").strip().lower() != TRUE:
+        return None
+    reason = tags.get(ROLLBACK_REASON_TAG) or "no reason recorded"
+    return f"rolled back from champion earlier: {reason}"
+
+
 def deploy(platform: Platform) -> PromotionDecision:
     """Compare challenger with champion and move ``champion`` if the policy says so."""
     settings = platform.settings
@@ -80,6 +107,9 @@ def deploy(platform: Platform) -> PromotionDecision:
         return PromotionDecision(
             name, challenger, champion, None, None, False, "already rejected", changed=False
         )
+    refusal = rollback_refusal(tags)
+    if refusal is not None:
+        return _refuse(client, name, challenger, champion, refusal)
 
     metric = settings.promotion.metric
     holdout = load_holdout(platform)
@@ -97,9 +127,14 @@ def deploy(platform: Platform) -> PromotionDecision:
         }
         if champion_score is not None:
             evidence[f"deployment_champion_{metric}"] = round(champion_score, 6)
+        if promoted and champion is not None:
+            evidence[PREVIOUS_CHAMPION_TAG] = champion  # where a rollback returns to
         mlflow.set_tags(evidence)
 
     set_version_tags(client, name, challenger, evidence)
+    if promoted and champion is None and PREVIOUS_CHAMPION_TAG in tags:
+        # Champion before, then the alias was removed: nothing to return to now.
+        client.delete_model_version_tag(name, challenger, PREVIOUS_CHAMPION_TAG)
     if promoted:
         client.set_registered_model_alias(name, CHAMPION, challenger)
     logger.info(
@@ -108,3 +143,19 @@ def deploy(platform: Platform) -> PromotionDecision:
     return PromotionDecision(
         name, challenger, champion, challenger_score, champion_score, promoted, reason
     )
+
+
+def _refuse(
+    client: MlflowClient, name: str, challenger: str, champion: str | None, reason: str
+) -> PromotionDecision:
+    """Record a rejection that needs no scores (a rolled-back challenger); move nothing."""
+    evidence: dict[str, object] = {
+        DECISION_TAG: REJECTED,
+        COMPARED_WITH_TAG: champion or NO_CHAMPION,
+        "deployment_reason": reason,
+    }
+    with mlflow.start_run(run_name=f"deploy-v{challenger}"):
+        mlflow.set_tags(evidence)
+    set_version_tags(client, name, challenger, evidence)
+    logger.info("%s version %s kept out: %s", name, challenger, reason)
+    return PromotionDecision(name, challenger, champion, None, None, False, reason)

@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from .batches import BATCH_COLUMN
 from .data import ID_COLUMN, LABEL_COLUMN
 from .platform import Platform
 
@@ -57,10 +58,15 @@ def check_input_columns(df: DataFrame) -> None:
 
 
 def build_features(df: DataFrame) -> DataFrame:
-    """Return id, model features and, when present, the label, with stable column types."""
+    """Return id, model features and, when present, the label and batch, with stable types."""
     check_input_columns(df)
     label = (
         [F.col(LABEL_COLUMN).cast("int").alias(LABEL_COLUMN)] if LABEL_COLUMN in df.columns else []
+    )
+    batch = (
+        [F.col(BATCH_COLUMN).cast("string").alias(BATCH_COLUMN)]
+        if BATCH_COLUMN in df.columns
+        else []
     )
     return df.select(
         F.col(ID_COLUMN).cast("long").alias(ID_COLUMN),
@@ -72,6 +78,7 @@ def build_features(df: DataFrame) -> DataFrame:
         F.lower(F.trim("payment_method")).alias("payment_method"),
         F.lower(F.trim("internet_service")).alias("internet_service"),
         *label,
+        *batch,
     )
 
 
@@ -92,7 +99,7 @@ def split_train_holdout(
 def write_feature_table(platform: Platform) -> str:
     """Features step: rebuild the feature table from the training data; return its name."""
     settings = platform.settings
-    source = platform.read_table(settings.table(settings.tables.training_data))
+    source = platform.read_table(settings.source_table("training_data"))
     target = settings.table(settings.tables.features)
     platform.write_table(build_features(source), target, mode="overwrite")
     return target

@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from .lineage import current_git_commit
 from .platform import DatabricksOnlyError, local_task_values
 
 BUNDLE_FILE = "databricks.yml"
@@ -180,6 +181,8 @@ class Bundle:
             return parts[2]  # locally a job is known by its key
         if reference in {"workspace.current_user.userName", "workspace.current_user.short_name"}:
             return getpass.getuser()
+        if reference == "bundle.git.commit":
+            return current_git_commit(directory=self.root)
         raise JobDefinitionError(f"{_bundle_reference(reference)} cannot be resolved here.")
 
     def _variable(self, name: str, target: str) -> Any:

@@ -45,8 +45,10 @@ from scipy.spatial.distance import jensenshannon
 from scipy.special import rel_entr
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
+from .batches import BATCH_COLUMN
 from .data import ID_COLUMN, LABEL_COLUMN
 from .features import FEATURE_COLUMNS, NUMERIC_FEATURES, split_train_holdout
+from .lineage import read_lineage
 from .platform import Platform
 from .registry import set_version_tags, version_uri
 from .report import format_value, write_report
@@ -377,23 +379,33 @@ def recent_predictions(platform: Platform, window: MonitoringWindow) -> tuple[st
 
 
 def with_labels(platform: Platform, predictions: DataFrame) -> DataFrame:
-    """Join the labels that have arrived, by id; the label stays null where none has."""
-    settings = platform.settings
-    labels_table = settings.table(settings.tables.labels)
+    """Join the labels that have arrived, by customer and batch; null where none has.
+
+    The batch is part of the key: a customer scored in two batches has two outcomes, and each
+    judges the prediction of its own batch.
+    """
+    labels_table = platform.settings.source_table("labels")
     if not platform.table_exists(labels_table):
         return predictions.withColumn(LABEL_COLUMN, F.lit(None).cast("int"))
+    key = [ID_COLUMN, BATCH_COLUMN]
     labels = (
         platform.read_table(labels_table)
-        .select(ID_COLUMN, F.col(LABEL_COLUMN).cast("int").alias(LABEL_COLUMN))
-        .dropDuplicates([ID_COLUMN])
+        .select(*key, F.col(LABEL_COLUMN).cast("int").alias(LABEL_COLUMN))
+        .dropDuplicates(key)
     )
-    return predictions.join(labels, on=ID_COLUMN, how="left")
+    return predictions.join(labels, on=key, how="left")
 
 
 def load_baseline(platform: Platform, version: str) -> pd.DataFrame:
-    """Return the training split of the feature table, with ``version``'s predictions on it."""
+    """Return the rows ``version`` was trained on, with its own predictions on them.
+
+    They are read through the version's lineage record (the feature table and its Delta version at
+    training time), not from the feature table as it is now: after a retraining whose challenger
+    was rejected, the champion is older than the current table.
+    """
     settings = platform.settings
-    features = platform.read_table(settings.table(settings.tables.features))
+    training_data = read_lineage(MlflowClient(), settings.registered_model_name, version)
+    features = platform.read_table(training_data.table, version=training_data.version)
     train, _ = split_train_holdout(features, settings.data.holdout_fraction)
     sample = sample_rows(
         train.select(ID_COLUMN, *FEATURE_COLUMNS), settings.monitoring.max_rows, settings.data.seed

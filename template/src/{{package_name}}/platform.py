@@ -2,37 +2,82 @@
 
 Every other module receives a ``Platform`` and asks it for Spark, for tables and for MLflow, so the
 training and scoring code is identical in both places. Locally, a table ``catalog.schema.name`` is a
-Parquet directory under ``<local_dir>/tables/catalog/schema/name`` and MLflow keeps its tracking and
-registry store in SQLite under ``local_dir``; on Databricks, tables live in Unity Catalog and models
-are registered in Unity Catalog.
+Delta table (written with ``deltalake``, delta-rs) under ``<local_dir>/tables/catalog/schema/name``
+and MLflow keeps its tracking and registry store in SQLite under ``local_dir``; on Databricks,
+tables live in Unity Catalog and models are registered in Unity Catalog.
+
+Both places apply Delta's rules, so what a laptop accepts the workspace accepts too:
+
+- an append must fit the table: no column the table lacks, no column of another type (columns
+  the table has and the data lacks are filled with nulls);
+- an overwrite that changes the schema needs ``overwrite_schema=True`` (Delta's
+  ``overwriteSchema`` option);
+- each write makes a new table version, readable later by ``read_table(name, version=...)``;
+- the project overwrites only tables it created: it marks each table it creates, and refuses to
+  overwrite a table without that mark.
+
+Local runs of one project take a lock on its store (``exclusive``), so two of them never interleave
+their writes and model promotions; on Databricks, a job's ``max_concurrent_runs`` does that.
 """
 
 from __future__ import annotations
 
+import getpass
 import importlib.util
+import json
 import logging
 import os
 import shutil
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
+from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import mlflow
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import DataType, StructType
 
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+try:  # POSIX; elsewhere local runs are not serialized (see LocalPlatform.exclusive)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
 WriteMode = Literal["append", "overwrite"]
 
+PACKAGE = __package__ or "pipeline"
+# How the project marks the tables it creates: the local Delta table's description, and the
+# Unity Catalog table's property. It overwrites no table without the mark.
+CREATED_BY = f"created by {PACKAGE}"
+CREATED_BY_PROPERTY = f"{PACKAGE}.created_by"
+
 
 class TableNotFoundError(LookupError):
-    """A step needs a table that no earlier step has written."""
+    """A step needs a table (or a version of one) that no earlier step has written."""
+
+
+class TableSchemaError(ValueError):
+    """A write does not fit the table's schema; Delta in Unity Catalog refuses it too."""
+
+
+class ForeignTableError(PermissionError):
+    """A write would overwrite a table the project did not create."""
+
+
+class ProjectBusyError(RuntimeError):
+    """Another local run of the project holds its local store."""
 
 
 class NotOnDatabricksError(RuntimeError):
@@ -59,14 +104,22 @@ class Platform(Protocol):
     def spark(self) -> SparkSession:
         """The Spark session to read and write tables with."""
 
-    def read_table(self, name: str) -> DataFrame:
-        """Read a table by its three-part name."""
+    def read_table(self, name: str, version: int | None = None) -> DataFrame:
+        """Read a table by its three-part name; ``version`` reads an earlier Delta version."""
 
-    def write_table(self, df: DataFrame, name: str, mode: WriteMode) -> None:
-        """Write a table by its three-part name."""
+    def write_table(
+        self, df: DataFrame, name: str, mode: WriteMode, *, overwrite_schema: bool = False
+    ) -> None:
+        """Write a table by its three-part name, by Delta's rules (see the module's docstring)."""
 
     def table_exists(self, name: str) -> bool:
         """Whether a table exists."""
+
+    def table_version(self, name: str) -> int | None:
+        """Return the table's current Delta version; None if it does not exist."""
+
+    def exclusive(self, command: str) -> AbstractContextManager[None]:
+        """Hold the project for ``command``: a second local run is refused meanwhile."""
 
     def configure_mlflow(self) -> None:
         """Point MLflow at this platform's tracking server, registry and experiment."""
@@ -121,7 +174,7 @@ def _set_mlflow_uris(tracking_uri: str, registry_uri: str) -> None:
 
 
 class LocalPlatform:
-    """Local Spark, Parquet tables and a SQLite MLflow store, all under ``settings.local_dir``."""
+    """Local Spark, Delta tables and a SQLite MLflow store, all under ``settings.local_dir``."""
 
     def __init__(self, settings: Settings, spark: SparkSession | None = None) -> None:
         if settings.local_dir is None:
@@ -149,8 +202,13 @@ class LocalPlatform:
         """Where run artifacts (models, plots) are written for the local experiment."""
         return (self.root / "mlartifacts").as_uri()
 
+    @property
+    def lock_path(self) -> Path:
+        """The file whose lock says which local run holds the project (see ``exclusive``)."""
+        return self.root / ".lock"
+
     def table_path(self, name: str) -> Path:
-        """Return the Parquet directory that stands in for Unity Catalog table ``name``."""
+        """Return the Delta table directory that stands in for Unity Catalog table ``name``."""
         parts = name.split(".")
         if len(parts) != 3 or not all(parts):
             raise ValueError(f"Table names have three parts (catalog.schema.table), got {name!r}.")
@@ -160,28 +218,117 @@ class LocalPlatform:
         """Whether an earlier step wrote ``name``."""
         return self.table_path(name).is_dir()
 
-    def read_table(self, name: str) -> DataFrame:
-        """Read ``name``, or fail with the step that should have written it in mind."""
-        if not self.table_exists(name):
-            raise TableNotFoundError(f"Table {name} does not exist yet ({self.table_path(name)}).")
-        return self.spark.read.parquet(str(self.table_path(name)))
+    def table_version(self, name: str) -> int | None:
+        """Return the current Delta version of ``name`` (0 after its first write), or None."""
+        table = self._delta_table(name)
+        return None if table is None else table.version()
 
-    def write_table(self, df: DataFrame, name: str, mode: WriteMode) -> None:
-        """Write ``df`` to ``name``; ``append`` keeps every earlier row.
+    def read_table(self, name: str, version: int | None = None) -> DataFrame:
+        """Read ``name`` (its ``version``, if given), or fail naming the table.
 
-        An overwrite is written beside the table and swapped in afterwards, so ``df`` may be
-        computed from the very table it replaces (Delta tables on Databricks allow that too).
+        The rows are read lazily by Spark from the Parquet files of that Delta version; Delta
+        keeps replaced files, so the frame stays readable after the table is overwritten.
         """
+        table = self._delta_table(name)
+        if table is None:
+            raise TableNotFoundError(f"Table {name} does not exist yet ({self.table_path(name)}).")
+        if version is not None:
+            latest = table.version()
+            if not 0 <= version <= latest:
+                raise TableNotFoundError(
+                    f"Table {name} has no version {version}; its versions are 0 to {latest}."
+                )
+            table.load_as_version(version)
+        schema = _spark_schema(table)
+        files = table.file_uris()
+        if not files:
+            return self.spark.createDataFrame([], schema)
+        return self.spark.read.schema(schema).parquet(*files)
+
+    def write_table(
+        self, df: DataFrame, name: str, mode: WriteMode, *, overwrite_schema: bool = False
+    ) -> None:
+        """Write ``df`` to the Delta table ``name`` as Unity Catalog would take it.
+
+        ``append`` keeps every earlier row; ``overwrite`` replaces them in one new version, and
+        ``df`` may be computed from the very table it replaces. See ``write_arrow``.
+        """
+        self.write_arrow(_to_arrow(df), name, mode, overwrite_schema=overwrite_schema)
+
+    def write_arrow(
+        self, data: pa.Table, name: str, mode: WriteMode, *, overwrite_schema: bool = False
+    ) -> None:
+        """Write Arrow ``data`` to the Delta table ``name``: ``write_table`` without Spark.
+
+        Each write is one Delta commit, so concurrent appends, from any number of processes,
+        neither lose nor repeat rows.
+
+        Raises:
+            TableSchemaError: ``data`` has a column the table lacks, or one of another type, and
+                this is an append or an overwrite without ``overwrite_schema``.
+            ForeignTableError: an overwrite of a table the project did not create.
+
+        """
+        from deltalake import write_deltalake  # the local store only; Databricks has Delta
+
+        table = self._delta_table(name)
+        changes_schema = mode == "overwrite" and overwrite_schema
+        if table is not None and mode == "overwrite":
+            _check_owned(name, (table.metadata().description or "") == CREATED_BY, local=True)
+        if table is not None and not changes_schema:
+            data = _conformed(data, table, name, mode)
         path = self.table_path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if mode == "append":
-            df.write.mode("append").parquet(str(path))
-            return
-        staging = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-        df.write.parquet(str(staging))
-        if path.exists():
-            shutil.rmtree(path)
-        staging.rename(path)
+        write_deltalake(
+            path,
+            data,
+            mode=mode,
+            schema_mode="overwrite" if changes_schema else None,
+            # Metadata of a new table only: an existing one keeps its name and mark.
+            name=name if table is None else None,
+            description=CREATED_BY if table is None else None,
+        )
+
+    def _delta_table(self, name: str) -> DeltaTable | None:
+        """Open the Delta table of ``name``; None if there is none (yet)."""
+        from deltalake import DeltaTable
+
+        path = self.table_path(name)
+        if DeltaTable.is_deltatable(str(path)):
+            return DeltaTable(path)
+        if (path / "_SUCCESS").is_file():  # a Parquet table of an earlier template release
+            self._upgrade_parquet_table(name)
+            return DeltaTable(path)
+        return None
+
+    def _upgrade_parquet_table(self, name: str) -> None:
+        """Rewrite a Parquet table that earlier releases of this store wrote as a Delta table."""
+        from deltalake import write_deltalake
+
+        path = self.table_path(name)
+        data = _to_arrow(self.spark.read.parquet(str(path)))
+        old = path.with_name(f".{path.name}.parquet-{uuid.uuid4().hex}")
+        path.rename(old)
+        write_deltalake(path, data, name=name, description=CREATED_BY)
+        shutil.rmtree(old)
+        logger.info("Upgraded the Parquet table %s to a Delta table (%s)", name, path)
+
+    @contextmanager
+    def exclusive(self, command: str) -> Iterator[None]:
+        """Hold the project's local store for ``command``; re-entrant within this process.
+
+        Takes an exclusive lock on ``<local_dir>/.lock`` and writes this process's id, command and
+        start time into it. The lock goes with the process, however that ends.
+
+        Raises:
+            ProjectBusyError: another process holds the lock; the message says which one.
+
+        """
+        _acquire(self.lock_path, command)
+        try:
+            yield
+        finally:
+            _release(self.lock_path)
 
     def configure_mlflow(self) -> None:
         """Point MLflow at the local store (env vars win) and select the project's experiment."""
@@ -204,7 +351,7 @@ class LocalPlatform:
     def describe(self) -> str:
         """Where this run keeps its data and MLflow store, for people reading the output."""
         return (
-            f"tables under {self.root / 'tables'}; "
+            f"Delta tables under {self.root / 'tables'}; "
             f"MLflow store {mlflow.get_tracking_uri()} "
             f"(browse it with: mlflow ui --backend-store-uri {self.tracking_uri})"
         )
@@ -235,19 +382,67 @@ class DatabricksPlatform:
                 self._spark = DatabricksSession.builder.getOrCreate()
         return self._spark
 
+    def current_user(self) -> str:
+        """Return the user name of the identity this step runs as (dev names are per user)."""
+        return str(self.spark.sql("SELECT current_user()").collect()[0][0])
+
+    def create_schema(self) -> None:
+        """Create the settings' schema if needed: a developer's own dev schema starts empty."""
+        schema = _quoted(f"{self.settings.catalog}.{self.settings.schema_}")
+        self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+
     def table_exists(self, name: str) -> bool:
         """Whether the Unity Catalog table exists."""
         return self.spark.catalog.tableExists(name)
 
-    def read_table(self, name: str) -> DataFrame:
-        """Read a Unity Catalog table."""
+    def table_version(self, name: str) -> int | None:
+        """Return the table's current Delta version, from its history; None if it does not exist."""
+        if not self.table_exists(name):
+            return None
+        latest = self.spark.sql(f"DESCRIBE HISTORY {_quoted(name)} LIMIT 1").collect()
+        return int(latest[0]["version"])
+
+    def read_table(self, name: str, version: int | None = None) -> DataFrame:
+        """Read a Unity Catalog table; ``version`` reads an earlier one (Delta time travel)."""
         if not self.table_exists(name):
             raise TableNotFoundError(f"Table {name} does not exist yet in Unity Catalog.")
-        return self.spark.read.table(name)
+        if version is None:
+            return self.spark.read.table(name)
+        return self.spark.read.option("versionAsOf", version).table(name)
 
-    def write_table(self, df: DataFrame, name: str, mode: WriteMode) -> None:
-        """Write a managed Delta table in Unity Catalog."""
-        df.write.mode(mode).saveAsTable(name)
+    def write_table(
+        self, df: DataFrame, name: str, mode: WriteMode, *, overwrite_schema: bool = False
+    ) -> None:
+        """Write a managed Delta table in Unity Catalog; Delta enforces its schema.
+
+        A table this write creates gets the project's mark (a table property); an overwrite of
+        an existing table without it is refused before anything is written.
+
+        Raises:
+            ForeignTableError: an overwrite of a table the project did not create.
+
+        """
+        exists = self.table_exists(name)
+        if exists and mode == "overwrite":
+            _check_owned(name, self._created_here(name), local=False)
+        writer = df.write.mode(mode)
+        if overwrite_schema:
+            writer = writer.option("overwriteSchema", "true")
+        writer.saveAsTable(name)
+        if not exists:
+            self.spark.sql(
+                f"ALTER TABLE {_quoted(name)} "
+                f"SET TBLPROPERTIES ('{CREATED_BY_PROPERTY}' = '{PACKAGE}')"
+            )
+
+    def _created_here(self, name: str) -> bool:
+        """Whether the table carries the mark the project sets on the tables it creates."""
+        properties = self.spark.sql(f"SHOW TBLPROPERTIES {_quoted(name)}").collect()
+        return any(row["key"] == CREATED_BY_PROPERTY for row in properties)
+
+    def exclusive(self, command: str) -> AbstractContextManager[None]:
+        """Nothing to hold: each job's ``max_concurrent_runs`` keeps its runs apart there."""
+        return nullcontext()
 
     def configure_mlflow(self) -> None:
         """Track in the workspace and register in Unity Catalog (env vars win)."""
@@ -271,6 +466,177 @@ class DatabricksPlatform:
             f"Unity Catalog schema {self.settings.catalog}.{self.settings.schema_}; "
             f"experiment {self.settings.experiment_name}"
         )
+
+
+def _quoted(name: str) -> str:
+    """Quote each part of a three-part name for SQL (a catalog may be named ``dev-ml``)."""
+    return ".".join(f"`{part.replace('`', '``')}`" for part in name.split("."))
+
+
+def _check_owned(name: str, owned: bool, *, local: bool) -> None:
+    """Refuse to overwrite ``name`` unless the project created it."""
+    if owned:
+        return
+    if local:
+        mark = f"the Delta table description {CREATED_BY!r}"
+        fix = "delete the table's directory"
+    else:
+        mark = f"the table property {CREATED_BY_PROPERTY}"
+        fix = (
+            f"set that property (ALTER TABLE {name} "
+            f"SET TBLPROPERTIES ('{CREATED_BY_PROPERTY}' = '{PACKAGE}'))"
+        )
+    raise ForeignTableError(
+        f"Refusing to overwrite {name}: {PACKAGE} only overwrites tables it created, which it "
+        f"marks with {mark}, and this table has no such mark. Point the settings at another "
+        f"table; if the project did create this one, {fix}."
+    )
+
+
+def _spark_schema(table: DeltaTable) -> StructType:
+    """Return the Spark schema of a Delta table (Delta keeps it in Spark's JSON form)."""
+    return StructType.fromJson(json.loads(table.schema().to_json()))
+
+
+def _comparable(data_type: DataType) -> Any:
+    """``data_type`` without nullability, which Delta does not enforce on DataFrame writes."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                key: strip(item)
+                for key, item in value.items()
+                if key not in ("nullable", "containsNull", "valueContainsNull", "metadata")
+            }
+        if isinstance(value, list):
+            return [strip(item) for item in value]
+        return value
+
+    return strip(data_type.jsonValue())
+
+
+def _conformed(data: pa.Table, table: DeltaTable, name: str, mode: WriteMode) -> pa.Table:
+    """Return ``data`` in the table's columns and order, as Delta writes it, or refuse it.
+
+    Delta matches columns by name, ignoring case, and fills the table's columns that ``data``
+    lacks with nulls; a column the table lacks, or of another type, changes the schema.
+
+    Raises:
+        TableSchemaError: ``data`` would change the table's schema.
+
+    """
+    import pyarrow as pa
+    from deltalake import Schema
+
+    schema = _spark_schema(table)
+    given = StructType.fromJson(json.loads(Schema.from_arrow(data.schema).to_json()))
+    columns = {field.name.lower(): field for field in given.fields}
+    table_columns = {field.name.lower() for field in schema.fields}
+    problems = [
+        f"column {field.name} ({field.dataType.simpleString()}) is not in the table"
+        for field in given.fields
+        if field.name.lower() not in table_columns
+    ]
+    for field in schema.fields:
+        column = columns.get(field.name.lower())
+        if column is not None and _comparable(column.dataType) != _comparable(field.dataType):
+            problems.append(
+                f"column {field.name} is {column.dataType.simpleString()} "
+                f"where the table has {field.dataType.simpleString()}"
+            )
+    if problems:
+        action = f"append to {name}" if mode == "append" else f"overwrite {name}"
+        remedy = (
+            "an append cannot change a table's schema"
+            if mode == "append"
+            else "pass overwrite_schema=True to replace the schema (Delta's overwriteSchema)"
+        )
+        raise TableSchemaError(
+            f"Cannot {action}: the data does not fit the table's schema "
+            f"({'; '.join(problems)}); {remedy}."
+        )
+    arrow_schema = pa.schema(table.schema().to_arrow())
+    return pa.table(
+        [
+            data.column(columns[field.name.lower()].name)
+            if field.name.lower() in columns
+            else pa.nulls(data.num_rows, arrow_schema.field(field.name).type)
+            for field in schema.fields
+        ],
+        names=[field.name for field in schema.fields],
+    )
+
+
+def _to_arrow(df: DataFrame) -> pa.Table:
+    """Collect ``df`` as one Arrow chunk, every column nullable (as Delta makes them).
+
+    One chunk keeps the rows in order: delta-rs may write separate chunks in any order.
+    """
+    import pyarrow as pa
+
+    data = df.toArrow()
+    schema = pa.schema([field.with_nullable(True) for field in data.schema])
+    return data.cast(schema).combine_chunks()
+
+
+# The lock files this process holds, with their descriptors and how deeply each is entered: the
+# local job runner runs many steps in one process, and each takes the lock again.
+_HELD: dict[Path, tuple[int, int]] = {}
+_HELD_GUARD = threading.Lock()
+
+
+def _acquire(path: Path, command: str) -> None:
+    """Lock ``path`` for this process, or raise ProjectBusyError naming the process that has it."""
+    with _HELD_GUARD:
+        if path in _HELD:
+            descriptor, depth = _HELD[path]
+            _HELD[path] = (descriptor, depth + 1)
+            return
+        if fcntl is None:  # pragma: no cover - Windows
+            logger.warning("No file locks here: concurrent local runs are not kept apart.")
+            _HELD[path] = (-1, 1)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(os.pread(descriptor, 4096, 0))
+            os.close(descriptor)
+            raise ProjectBusyError(
+                f"Another run holds this project's local store: {holder}. "
+                f"Wait for it to finish, or stop it; the lock ({path}) goes with that process."
+            ) from None
+        except BaseException:
+            os.close(descriptor)
+            raise
+        since = datetime.now().astimezone().isoformat(timespec="seconds")
+        record = {"pid": os.getpid(), "command": command, "since": since}
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, (json.dumps(record) + "\n").encode(), 0)
+        _HELD[path] = (descriptor, 1)
+
+
+def _release(path: Path) -> None:
+    """Leave one level of ``path``'s lock; the last one unlocks it."""
+    with _HELD_GUARD:
+        descriptor, depth = _HELD[path]
+        if depth > 1:
+            _HELD[path] = (descriptor, depth - 1)
+            return
+        del _HELD[path]
+        if descriptor >= 0:
+            os.ftruncate(descriptor, 0)
+            os.close(descriptor)  # closing releases the lock
+
+
+def _holder(record: bytes) -> str:
+    """Describe the lock's holder from what it wrote into the lock file."""
+    try:
+        holder = json.loads(record)
+        return f"pid {holder['pid']} ({holder['command']}), since {holder['since']}"
+    except (ValueError, KeyError, TypeError):
+        return "a process that has not recorded itself yet"
 
 
 def local_spark_session() -> SparkSession:
@@ -314,6 +680,8 @@ def get_platform(settings: Settings, spark: SparkSession | None = None) -> Platf
 
     """
     if settings.is_local:
+        if settings.is_per_user:
+            settings = settings.for_user(getpass.getuser())
         return LocalPlatform(settings, spark)
     if spark is None and not on_databricks() and not has_databricks_connect():
         raise NotOnDatabricksError(
@@ -322,4 +690,8 @@ def get_platform(settings: Settings, spark: SparkSession | None = None) -> Platf
             f"(databricks bundle run --target {settings.env} <job>), install databricks-connect "
             "to run steps from here against it, or use --env local."
         )
-    return DatabricksPlatform(settings, spark)
+    platform = DatabricksPlatform(settings, spark)
+    if settings.is_per_user:
+        platform.settings = settings.for_user(platform.current_user())
+        platform.create_schema()
+    return platform

@@ -18,6 +18,15 @@ PENDING = "PENDING"
 PASSED = "PASSED"
 FAILED = "FAILED"
 
+# Champion history, for rollback. Deploy tags the version it promotes with the champion it
+# replaced; rollback tags the version it takes ``champion`` away from, and the one it restores.
+PREVIOUS_CHAMPION_TAG = "previous_champion_version"
+ROLLED_BACK_TAG = "rolled_back"
+ROLLBACK_REASON_TAG = "rollback_reason"
+ROLLED_BACK_TO_TAG = "rolled_back_to"
+RESTORED_FROM_TAG = "restored_from"
+TRUE = "true"
+
 
 def version_uri(model_name: str, version: str) -> str:
     """Return the URI of one registered version."""

@@ -1,7 +1,8 @@
 """Score step: batch inference with the champion, appended to the inference table.
 
-Every prediction row carries the model version that made it and when, and rows are only ever
-appended: the inference table is the history that monitoring compares with the training data.
+Every prediction row carries the batch it belongs to, the model version that made it and when,
+and rows are only ever appended: the inference table is the history that monitoring compares with
+the training data. Only batches without predictions are scored, so a rerun appends nothing twice.
 The input is checked first, so a batch with a missing or mistyped column is rejected before
 anything is written.
 """
@@ -15,8 +16,9 @@ import mlflow
 from mlflow import MlflowClient
 from pyspark.sql import functions as F
 
+from .batches import BATCH_COLUMN, batch_ids, unscored
 from .data import ID_COLUMN
-from .features import FEATURE_COLUMNS, build_features, check_input_columns
+from .features import FEATURE_COLUMNS, InputSchemaError, build_features, check_input_columns
 from .platform import Platform
 from .registry import CHAMPION, version_for_alias, version_uri
 
@@ -37,11 +39,12 @@ class ScoringResult:
 
     table: str
     rows: int
-    model_version: str
+    model_version: str | None  # None when there was nothing new to score
+    batches: tuple[str, ...] = ()
 
 
 def score(platform: Platform) -> ScoringResult:
-    """Score the scoring-input table with the champion; append to the predictions table.
+    """Score the batches not scored yet with the champion; append them to the predictions table.
 
     ``@champion`` is resolved to a version number once, and that version is loaded, so the version
     recorded with each prediction is the one that made it even if the alias moves meanwhile.
@@ -49,8 +52,16 @@ def score(platform: Platform) -> ScoringResult:
     settings = platform.settings
     platform.configure_mlflow()
     name = settings.registered_model_name
-    batch = platform.read_table(settings.table(settings.tables.scoring_input))
+    batch = platform.read_table(settings.source_table("scoring_input"))
     check_input_columns(batch)
+    if BATCH_COLUMN not in batch.columns:
+        raise InputSchemaError(f"Input data rejected: missing column {BATCH_COLUMN!r} (string).")
+    table = settings.table(settings.tables.predictions)
+    pending = unscored(platform, batch, table).cache()
+    new_batches = tuple(batch_ids(pending))
+    if not new_batches:
+        logger.info("Every batch already has predictions in %s: nothing to score", table)
+        return ScoringResult(table=table, rows=0, model_version=None)
 
     version = version_for_alias(MlflowClient(), name, CHAMPION)
     if version is None:
@@ -58,16 +69,22 @@ def score(platform: Platform) -> ScoringResult:
     predict = mlflow.pyfunc.spark_udf(
         platform.spark, version_uri(name, version), env_manager="local", result_type="long"
     )
-    features = build_features(batch)
-    predictions = features.select(
+    predictions = build_features(pending).select(
+        BATCH_COLUMN,
         ID_COLUMN,
         *FEATURE_COLUMNS,
         predict(F.struct(*FEATURE_COLUMNS)).cast("int").alias(PREDICTION_COLUMN),
         F.lit(version).alias(MODEL_VERSION_COLUMN),
         F.current_timestamp().alias(SCORED_AT_COLUMN),
     )
-    table = settings.table(settings.tables.predictions)
     platform.write_table(predictions, table, mode="append")
-    rows = batch.count()
-    logger.info("Appended %d predictions of %s version %s to %s", rows, name, version, table)
-    return ScoringResult(table=table, rows=rows, model_version=version)
+    rows = pending.count()
+    logger.info(
+        "Appended %d predictions of %s version %s for batches %s to %s",
+        rows,
+        name,
+        version,
+        ", ".join(new_batches),
+        table,
+    )
+    return ScoringResult(table=table, rows=rows, model_version=version, batches=new_batches)

@@ -7,6 +7,7 @@ threshold name fails loudly instead of silently keeping a default.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,11 +16,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 Environment = Literal["local", "dev", "test", "staging", "prod"]
 ENVIRONMENTS: tuple[Environment, ...] = get_args(Environment)
 SETTINGS_FILE = "settings.toml"
+# Environments whose catalogs hold real data only: the generator never writes there.
+PRODUCTION_ENVIRONMENTS = frozenset({"staging", "prod"})
+SourceRole = Literal["training_data", "scoring_input", "labels"]
+# Per-developer names (the dev environment): filled in with the identity that runs the step.
+USER_PLACEHOLDER = "{user}"  # the short name: jane.doe@example.com -> jane_doe
+USER_NAME_PLACEHOLDER = "{user_name}"  # the full user name
 
 
 class _Section(BaseModel):
@@ -36,6 +43,24 @@ class Tables(_Section):
     labels: str
     monitoring_metrics: str
     monitoring_baseline: str
+
+
+class Sources(_Section):
+    """Where the raw data comes from: the bundled generator, or tables of your own.
+
+    With ``generator``, the ingest steps write generated rows into the project's own tables
+    (``tables.training_data``, ``tables.scoring_input``, ``tables.labels``). With ``tables``, the
+    steps read the three tables named here where they are, and never write to them.
+    """
+
+    kind: Literal["generator", "tables"]
+    training_data: str = Field(default="", pattern=r"^$|^[^.\s]+\.[^.\s]+\.[^.\s]+$")
+    scoring_input: str = Field(default="", pattern=r"^$|^[^.\s]+\.[^.\s]+\.[^.\s]+$")
+    labels: str = Field(default="", pattern=r"^$|^[^.\s]+\.[^.\s]+\.[^.\s]+$")
+
+
+class SourceNotConfiguredError(LookupError):
+    """The environment reads its data from tables, and the setting naming one is empty."""
 
 
 class DataSettings(_Section):
@@ -111,11 +136,22 @@ class Settings(_Section):
     experiment_name: str
     local_dir: Path | None = None
     tables: Tables
+    sources: Sources
     data: DataSettings
     model: ModelParams
     validation: ValidationThresholds
     promotion: PromotionPolicy
     monitoring: MonitoringSettings
+
+    @model_validator(mode="after")
+    def _no_generated_data_in_production(self) -> Settings:
+        if self.env in PRODUCTION_ENVIRONMENTS and self.sources.kind == "generator":
+            raise ValueError(
+                f"[{self.env}.sources] kind is 'generator', but generated data never lands in "
+                f"{' or '.join(sorted(PRODUCTION_ENVIRONMENTS))}: set kind = 'tables' and name "
+                "the tables to read"
+            )
+        return self
 
     @property
     def is_local(self) -> bool:
@@ -130,6 +166,56 @@ class Settings(_Section):
     def table(self, short_name: str) -> str:
         """Qualify a short table name as ``catalog.schema.table``."""
         return f"{self.catalog}.{self.schema_}.{short_name}"
+
+    @property
+    def is_per_user(self) -> bool:
+        """Whether names still hold a placeholder for the developer who runs the step."""
+        names = (self.schema_, self.experiment_name)
+        return any(p in name for p in (USER_PLACEHOLDER, USER_NAME_PLACEHOLDER) for name in names)
+
+    def for_user(self, user_name: str) -> Settings:
+        """Fill the per-developer placeholders with ``user_name`` (and its short name)."""
+        short = user_short_name(user_name)
+
+        def fill(text: str) -> str:
+            return text.replace(USER_NAME_PLACEHOLDER, user_name).replace(USER_PLACEHOLDER, short)
+
+        return self.model_copy(
+            update={"schema_": fill(self.schema_), "experiment_name": fill(self.experiment_name)}
+        )
+
+    @property
+    def generates_data(self) -> bool:
+        """Whether the bundled generator stands in for the sources in this environment."""
+        return self.sources.kind == "generator"
+
+    def source_table(self, role: SourceRole) -> str:
+        """Return the table the raw data of ``role`` is read from.
+
+        Raises:
+            SourceNotConfiguredError: the environment reads tables and this one is not named.
+
+        """
+        if self.generates_data:
+            return self.table(getattr(self.tables, role))
+        name: str = getattr(self.sources, role)
+        if not name:
+            raise SourceNotConfiguredError(
+                f"Environment {self.env!r} reads its data from tables, and [{self.env}.sources] "
+                f"{role} in {SETTINGS_FILE} is empty: name the Unity Catalog table "
+                "(catalog.schema.table) to read. Nothing was written."
+            )
+        return name
+
+
+def user_short_name(user_name: str) -> str:
+    """Return a name fit for a schema: the part before the ``@``, lower case, ``_`` for the rest.
+
+    Databricks derives ``${workspace.current_user.short_name}`` the same way, so the bundle's dev
+    target and the code agree on each developer's schema.
+    """
+    short = re.sub(r"[^a-z0-9]+", "_", user_name.split("@")[0].lower()).strip("_")
+    return short or "user"
 
 
 class SettingsError(ValueError):

@@ -1,4 +1,8 @@
-"""Train step: fit the model on the training split, log it to MLflow, register a version."""
+"""Train step: fit the model on the training split, log it to MLflow, register a version.
+
+The version records its lineage (``lineage.py``): the commit, and the exact Delta version of the
+feature table it learned from.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,14 @@ from dataclasses import dataclass
 import mlflow
 import pandas as pd
 import sklearn
+from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from .data import LABEL_COLUMN
 from .features import FEATURE_COLUMNS, split_train_holdout
+from .lineage import Lineage, TrainingData, current_git_commit, log_training_input, record_lineage
 from .model import SKOPS_TRUSTED_TYPES, fit_model
 from .platform import Platform
 from .settings import ModelParams
@@ -41,15 +47,21 @@ class TrainingResult:
 
 
 def log_and_register(
-    model: Pipeline, train: pd.DataFrame, params: ModelParams, registered_model_name: str
+    model: Pipeline,
+    train: pd.DataFrame,
+    params: ModelParams,
+    registered_model_name: str,
+    lineage: Lineage,
 ) -> TrainingResult:
-    """Log params, metrics and the model (signature and input example) and register a version."""
+    """Log params, metrics, data and model (with signature and example); register a version."""
     features = train[list(FEATURE_COLUMNS)]
     train_roc_auc = float(roc_auc_score(train[LABEL_COLUMN], model.predict_proba(features)[:, 1]))
     with mlflow.start_run(run_name="train") as run:
         mlflow.log_params(params.model_dump())
         mlflow.log_params({"train_rows": len(train), "features": ",".join(FEATURE_COLUMNS)})
         mlflow.log_metric("train_roc_auc", train_roc_auc)
+        mlflow.set_tag("mlflow.source.git.commit", lineage.git_commit)
+        log_training_input(train, lineage.training_data)
         example = features.head(5)
         info = mlflow.sklearn.log_model(
             model,
@@ -60,31 +72,56 @@ def log_and_register(
             pip_requirements=MODEL_REQUIREMENTS,
             skops_trusted_types=SKOPS_TRUSTED_TYPES,
         )
+    version = str(info.registered_model_version)
+    record_lineage(MlflowClient(), registered_model_name, version, lineage)
     return TrainingResult(
         model_name=registered_model_name,
-        version=str(info.registered_model_version),
+        version=version,
         run_id=run.info.run_id,
         train_rows=len(train),
         train_roc_auc=train_roc_auc,
     )
 
 
-def load_training_split(platform: Platform) -> pd.DataFrame:
-    """Load the training part of the feature table as pandas (the model fits on one machine)."""
+def load_training_split(platform: Platform) -> tuple[pd.DataFrame, TrainingData]:
+    """Load the training part of the feature table as pandas (the model fits on one machine).
+
+    The table's current Delta version is read and pinned, so the record names exactly these rows.
+    """
     settings = platform.settings
-    features = platform.read_table(settings.table(settings.tables.features))
+    table = settings.table(settings.tables.features)
+    version = platform.table_version(table)
+    features = platform.read_table(table, version=version)
     train, _ = split_train_holdout(features, settings.data.holdout_fraction)
-    return train.toPandas()
+    frame = train.toPandas()
+    return frame, TrainingData(table, version, len(frame))
 
 
-def train(platform: Platform, params: ModelParams | None = None) -> TrainingResult:
-    """Run the train step and publish the new version for the job's later tasks."""
+def lineage_of(platform: Platform, training_data: TrainingData, git_commit: str | None) -> Lineage:
+    """Describe where a version trained now on ``training_data`` comes from."""
+    source = platform.settings.source_table("training_data")
+    return Lineage(
+        git_commit=current_git_commit(git_commit),
+        training_data=training_data,
+        source_table=source,
+        source_version=platform.table_version(source),
+    )
+
+
+def train(
+    platform: Platform, params: ModelParams | None = None, *, git_commit: str | None = None
+) -> TrainingResult:
+    """Run the train step and publish the new version for the job's later tasks.
+
+    ``git_commit`` is the commit the jobs were deployed from; locally it defaults to HEAD.
+    """
     settings = platform.settings
     platform.configure_mlflow()
     params = params or settings.model
-    train_frame = load_training_split(platform)
+    train_frame, training_data = load_training_split(platform)
     model = fit_model(train_frame, params, settings.data.seed)
-    result = log_and_register(model, train_frame, params, settings.registered_model_name)
+    lineage = lineage_of(platform, training_data, git_commit)
+    result = log_and_register(model, train_frame, params, settings.registered_model_name, lineage)
     platform.publish_task_value("model_version", result.version)
     logger.info("Registered %s version %s", result.model_name, result.version)
     return result
