@@ -78,6 +78,13 @@ class TaskRun:
     outcome: str | None = None  # a condition task's result: "true" or "false"
     job_run: JobRun | None = None  # a run_job_task's run of the other job
 
+    def describe(self) -> str:
+        """Return one line for the run's output: key, state, duration (if it ran), detail."""
+        ran = self.state in {TaskState.SUCCESS, TaskState.FAILED, TaskState.SKIPPED}
+        duration = f"{self.seconds:7.1f} s" if ran else f"{'not run':>9}"
+        detail = f"  {self.message}" if self.message else ""
+        return f"{self.key:<20} {self.state.value:<16}{duration}{detail}"
+
 
 @dataclass(frozen=True)
 class JobRun:
@@ -389,7 +396,7 @@ class JobRunner:
             else:
                 self._say(f"> {key}")
                 finished[key] = self._run_task(job_key, task, values, parameters)
-            self._say(self._line(finished[key]))
+            self._say(f"< {finished[key].describe()}")
         run = JobRun(
             job_key,
             name,
@@ -492,17 +499,10 @@ class JobRunner:
     def _say(self, text: str) -> None:
         self.out("  " * self._depth + text)
 
-    @staticmethod
-    def _line(run: TaskRun) -> str:
-        ran = run.state in {TaskState.SUCCESS, TaskState.FAILED, TaskState.SKIPPED}
-        duration = f"{run.seconds:7.1f} s" if ran else f"{'not run':>9}"
-        detail = f"  {run.message}" if run.message else ""
-        return f"< {run.key:<20} {run.state.value:<16}{duration}{detail}"
-
     def _summarize(self, run: JobRun) -> None:
         self._say(f"Job {run.job_key}: {run.state} in {run.seconds:.1f} s")
         for task in run.tasks:
-            self._say("  " + self._line(task)[2:])
+            self._say(f"  {task.describe()}")
         if not run.succeeded and run.notify_on_failure:
             self._say(f"On Databricks, this failure emails {', '.join(run.notify_on_failure)}.")
 
