@@ -63,6 +63,12 @@ INVALID_ANSWERS: tuple[Invalid, ...] = (
         "blank-name", {"project_name": "   "}, "project_name", "The project name must not be empty."
     ),
     Invalid(
+        "name-surrounding-spaces",
+        {"project_name": " Churn"},
+        "project_name",
+        "The project name must not start or end with spaces.",
+    ),
+    Invalid(
         "long-name",
         {"project_name": "N" * 61},
         "project_name",
@@ -78,6 +84,12 @@ INVALID_ANSWERS: tuple[Invalid, ...] = (
     Invalid("slug-trailing-hyphen", {"project_slug": "churn-"}, "project_slug", SLUG_FORMAT),
     Invalid("slug-path", {"project_slug": "../churn"}, "project_slug", SLUG_FORMAT),
     Invalid("slug-leading-digit", {"project_slug": "2-fast"}, "project_slug", SLUG_FORMAT),
+    Invalid(
+        "slug-long",
+        {"project_slug": "s" * 61},
+        "project_slug",
+        "The slug must be at most 60 characters.",
+    ),
     # The jobs' launcher writes `import <slug with underscores>`: a keyword there cannot compile.
     Invalid(
         "slug-keyword",
@@ -100,12 +112,24 @@ INVALID_ANSWERS: tuple[Invalid, ...] = (
         "package-shadows-pyspark", {"package_name": "pyspark"}, "package_name", reserved("pyspark")
     ),
     Invalid("package-shadows-test", {"package_name": "test"}, "package_name", reserved("test")),
+    # The Databricks SDK (the jobs' launcher and the project import `databricks`) and modules
+    # the project imports; tests/test_render.py checks the whole list against the imports.
+    *(
+        Invalid(f"package-shadows-{name}", {"package_name": name}, "package_name", reserved(name))
+        for name in ("databricks", "yaml", "uuid", "pytest")
+    ),
     # A name whose *derived* package would shadow a module is refused too, not rendered broken.
     Invalid("name-derives-reserved", {"project_name": "Test"}, "package_name", reserved("test")),
     Invalid("package-hyphen", {"package_name": "customer-churn"}, "package_name", PACKAGE_FORMAT),
     Invalid("package-leading-digit", {"package_name": "2fast"}, "package_name", PACKAGE_FORMAT),
     Invalid("package-dotted", {"package_name": "churn.model"}, "package_name", PACKAGE_FORMAT),
     Invalid("package-path", {"package_name": "src/churn"}, "package_name", PACKAGE_FORMAT),
+    Invalid(
+        "package-long",
+        {"package_name": "p" * 61},
+        "package_name",
+        "The package name must be at most 60 characters.",
+    ),
     Invalid(
         "description-empty",
         {"description": ""},
@@ -153,6 +177,13 @@ INVALID_ANSWERS: tuple[Invalid, ...] = (
         "author_email",
         email_format("ml platform@example.com"),
     ),
+    # Two addresses where one is asked for: each looks like an email, the answer does not.
+    Invalid(
+        "email-two-addresses",
+        {"author_email": "ml@example.com, ops@example.com"},
+        "author_email",
+        email_format("ml@example.com, ops@example.com"),
+    ),
     Invalid(
         "alert-email-incomplete",
         {"alert_email": "alerts@example"},
@@ -184,6 +215,12 @@ INVALID_ANSWERS: tuple[Invalid, ...] = (
         uc_identifier("test catalog", ""),
     ),
     Invalid(
+        "catalog-long",
+        {"catalog_dev": "c" * 256},
+        "catalog_dev",
+        "The dev catalog must be at most 255 characters.",
+    ),
+    Invalid(
         "schema-hyphen",
         {"schema_name": "churn-models"},
         "schema_name",
@@ -194,6 +231,54 @@ INVALID_ANSWERS: tuple[Invalid, ...] = (
         {"schema_name": "churn models"},
         "schema_name",
         uc_identifier("schema", "churn models"),
+    ),
+    # The Databricks questions' validators; tests/test_bundle_questions.py has the common cases,
+    # these are the answers that only a complete check refuses.
+    Invalid(
+        # Chat tools paste links in angle brackets.
+        "url-in-angle-brackets",
+        {"staging_workspace_url": "<https://dbc-1.cloud.databricks.com>"},
+        "staging_workspace_url",
+        "The staging workspace URL must start with https:// "
+        '(got "<https://dbc-1.cloud.databricks.com>").',
+    ),
+    Invalid(
+        "url-user-name",
+        {"prod_workspace_url": "https://me@dbc-1.cloud.databricks.com"},
+        "prod_workspace_url",
+        "The prod workspace URL must be https:// followed by a host name, without user name or "
+        'port (got "https://me@dbc-1.cloud.databricks.com").',
+    ),
+    Invalid(
+        "sp-name-before-uuid",
+        {"staging_service_principal": "ml-deployer 01234567-89ab-cdef-0123-456789abcdef"},
+        "staging_service_principal",
+        "The staging service principal must be the service principal's application ID",
+    ),
+    Invalid(
+        "sp-name-after-uuid",
+        {"prod_service_principal": "01234567-89ab-cdef-0123-456789abcdef (ml-deployer)"},
+        "prod_service_principal",
+        "The prod service principal must be the service principal's application ID",
+    ),
+    Invalid(
+        "group-leading-underscore",
+        {"read_group": "_ml-readers"},
+        "read_group",
+        "The read group must start with a letter or digit and contain only letters, digits, "
+        'spaces and . _ @ + - (got "_ml-readers").',
+    ),
+    Invalid(
+        "group-long",
+        {"read_group": "g" * 256},
+        "read_group",
+        "The read group must be at most 255 characters.",
+    ),
+    Invalid(
+        "branch-long",
+        {"default_branch": "b" * 101},
+        "default_branch",
+        "The default branch must be at most 100 characters.",
     ),
 )
 
@@ -286,13 +371,43 @@ def test_overridden_names_are_kept_and_drive_the_schema(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        {"catalog_dev": "_sandbox", "schema_name": "_ml"},
-        {"author_email": "first.last+ml@sub.example.co.uk"},
-        {"author_name": "Zoë O'Brien-Smith (ML)"},
-        {"description": "Ranks leads: top #10 first, sales & marketing's view {daily}."},
-        {"python_version": "3.11"},
+        pytest.param(
+            {"catalog_dev": "_sandbox", "schema_name": "_ml"}, id="underscore-identifiers"
+        ),
+        pytest.param({"author_email": "first.last+ml@sub.example.co.uk"}, id="plus-email"),
+        pytest.param({"author_name": "Zoë O'Brien-Smith (ML)"}, id="unicode-author"),
+        pytest.param(
+            {"description": "Ranks leads: top #10 first, sales & marketing's view {daily}."},
+            id="punctuation",
+        ),
+        pytest.param({"python_version": "3.11"}, id="python-3.11"),
+        # Every length limit is inclusive: the longest answer each one allows.
+        pytest.param(
+            {
+                "project_slug": "s" * 60,
+                "package_name": "p" * 60,
+                "description": "d" * 200,
+                "catalog_dev": "c" * 255,
+                "read_group": "g" * 255,
+                "default_branch": "b" * 100,
+            },
+            id="longest-answers",
+        ),
+        # The government-cloud workspace domains, besides the common ones.
+        pytest.param(
+            {"cloud": "aws", "staging_workspace_url": "https://dbc-1.cloud.databricks.mil"},
+            id="aws-mil-workspace",
+        ),
+        pytest.param(
+            {"cloud": "azure", "prod_workspace_url": "https://adb-1.2.databricks.azure.us"},
+            id="azure-us-gov-workspace",
+        ),
+        # ".", "-" and "/" inside a branch name are fine; so is ".lock" not at a name's end.
+        pytest.param(
+            {"default_branch": "develop/v1.2-rc", "release_branch": "release/2025.lockdown"},
+            id="branch-punctuation",
+        ),
     ],
-    ids=["underscore-identifiers", "plus-email", "unicode-author", "punctuation", "python-3.11"],
 )
 def test_valid_edge_cases_are_accepted(data: dict[str, str], tmp_path: Path) -> None:
     answers = render(tmp_path / "project", data, pretend=True).answers

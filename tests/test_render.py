@@ -5,7 +5,7 @@ lint-clean, every answer used).
 
 from __future__ import annotations
 
-import json
+import ast
 import platform
 import re
 import tomllib
@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 import yaml
+from cicd_checks import CI_FILES
 from packaging.specifiers import SpecifierSet
 from support import (
     ANSWER_SETS,
     ANSWERS_FILE,
+    REPO_ROOT,
     TOOLS_BIN,
     AnswerSet,
     Rendered,
@@ -63,33 +65,60 @@ def _construct_tagged(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) ->
 _TolerantLoader.add_multi_constructor("!", _construct_tagged)
 
 
+def expected_files(rendered: Rendered) -> set[str]:
+    """Files that every render of these answers has, by relative path: a check that loops over
+    the render's files must meet each of them, or it checked less than it claims."""
+    source = f"src/{rendered.package}"
+    return {
+        ANSWERS_FILE,
+        ".pre-commit-config.yaml",
+        "README.md",
+        "databricks.yml",
+        "pyproject.toml",
+        "resources/model_training_job.yml",
+        "resources/batch_inference_job.yml",
+        "resources/monitoring_job.yml",
+        "resources/ml_artifacts.yml",
+        f"{source}/__init__.py",
+        f"{source}/cli.py",
+        f"{source}/settings.toml",
+        "tests/unit/test_settings.py",
+        "tests/integration/test_lifecycle.py",
+        *CI_FILES[str(rendered.answers["cicd_platform"])],
+    }
+
+
+def listed_files(rendered: Rendered, *suffixes: str) -> list[Path]:
+    """The render's files (only those ending in one of `suffixes`, when given), after checking
+    that the listing holds every expected file it should: a loop over it cannot pass vacuously."""
+    found = [p for p in project_files(rendered.path) if not suffixes or p.name.endswith(suffixes)]
+    relative = {p.relative_to(rendered.path).as_posix() for p in found}
+    wanted = {f for f in expected_files(rendered) if not suffixes or f.endswith(suffixes)}
+    assert wanted, f"no expected file ends in {suffixes}: the check would test nothing known"
+    assert sorted(wanted - relative) == [], f"expected files missing from the render {suffixes}"
+    return found
+
+
 def texts(rendered: Rendered) -> Iterator[tuple[Path, str]]:
     """(relative path, text) of every text file of the render."""
-    for path in project_files(rendered.path):
+    for path in listed_files(rendered):
         text = read_text(path)
         if text is not None:
             yield path.relative_to(rendered.path), text
 
 
-def files_with_suffix(rendered: Rendered, *suffixes: str) -> list[Path]:
-    return [p for p in project_files(rendered.path) if p.name.endswith(suffixes)]
-
-
-def test_render_is_not_empty(rendered: Rendered) -> None:
-    assert len(list(project_files(rendered.path))) > 1
+def test_render_has_the_expected_files(rendered: Rendered) -> None:
+    listed_files(rendered)
 
 
 def test_every_file_is_text_and_no_template_suffix_is_left(rendered: Rendered) -> None:
+    files = listed_files(rendered)
     binary = [
         str(p.relative_to(rendered.path))
-        for p in project_files(rendered.path)
+        for p in files
         if p.suffix not in BINARY_SUFFIXES and read_text(p) is None
     ]
-    jinja = [
-        str(p.relative_to(rendered.path))
-        for p in project_files(rendered.path)
-        if p.suffix == ".jinja"
-    ]
+    jinja = [str(p.relative_to(rendered.path)) for p in files if p.suffix == ".jinja"]
     assert binary == [], "files that are not UTF-8 text"
     assert jinja == [], "files that kept their .jinja suffix"
 
@@ -109,7 +138,7 @@ def test_no_jinja_markers_left(rendered: Rendered) -> None:
 def test_no_unrendered_names(rendered: Rendered) -> None:
     # A path or text that still names a question (e.g. a directory called `{{package_name}}`
     # that copier could not render) shows up as the bare question name in braces.
-    names = [str(p.relative_to(rendered.path)) for p in project_files(rendered.path)]
+    names = [str(p.relative_to(rendered.path)) for p in listed_files(rendered)]
     assert [n for n in names if "{" in n or "}" in n] == []
 
 
@@ -124,10 +153,38 @@ def test_no_todo_or_fixme(rendered: Rendered) -> None:
 
 
 def test_python_files_compile(rendered: Rendered) -> None:
-    sources = files_with_suffix(rendered, ".py")
-    assert sources, "the project has no Python files"
-    for path in sources:
+    for path in listed_files(rendered, ".py"):
         compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Top-level names of the absolute imports of a Python file (`import a.b`, `from a import b`:
+    "a"); relative imports are the project's own modules."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.partition(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.partition(".")[0])
+    return names
+
+
+def test_reserved_package_names_include_every_module_the_project_imports(
+    rendered: Rendered,
+) -> None:
+    """A package named like a module the project imports (`yaml`, `uuid`, `pytest`, ...) collides
+    with it: one of the two cannot be imported. copier.yml cannot import anything, so its
+    `reserved_package_names` list is checked here against what the rendered code, tests and
+    scripts really import. Only names the package-name format allows can collide."""
+    imported = set().union(*(imported_modules(p) for p in listed_files(rendered, ".py")))
+    imported.discard(rendered.package)
+    possible = {name for name in imported if re.fullmatch(r"[a-z][a-z0-9_]*", name)}
+    assert {"mlflow", "pyspark", "pytest", "yaml", "uuid", "json"} <= possible, (
+        f"the import scan found too little: {sorted(possible)}"
+    )
+    config = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
+    reserved = set(config["reserved_package_names"]["default"])
+    assert sorted(possible - reserved) == [], "imported modules missing from reserved_package_names"
 
 
 @pytest.mark.parametrize(
@@ -142,19 +199,29 @@ def test_ruff_passes_unchanged(rendered: Rendered, command: list[str]) -> None:
 
 
 def test_yaml_files_parse(rendered: Rendered) -> None:
-    for path in files_with_suffix(rendered, *YAML_SUFFIXES):
+    # Every document of every YAML file parses; each expected file is a non-empty mapping.
+    parsed: dict[str, list[Any]] = {}
+    for path in listed_files(rendered, *YAML_SUFFIXES):
         with path.open(encoding="utf-8") as stream:
-            list(yaml.load_all(stream, Loader=_TolerantLoader))
+            documents = list(yaml.load_all(stream, Loader=_TolerantLoader))
+        parsed[path.relative_to(rendered.path).as_posix()] = documents
+    not_mappings = [
+        rel
+        for rel in expected_files(rendered)
+        if rel.endswith(YAML_SUFFIXES)
+        and not (parsed[rel] and all(isinstance(d, dict) and d for d in parsed[rel]))
+    ]
+    assert not_mappings == [], "expected YAML files that are not non-empty mappings"
 
 
 def test_toml_files_parse(rendered: Rendered) -> None:
-    for path in files_with_suffix(rendered, ".toml"):
-        tomllib.loads(path.read_text(encoding="utf-8"))
-
-
-def test_json_files_parse(rendered: Rendered) -> None:
-    for path in files_with_suffix(rendered, ".json"):
-        json.loads(path.read_text(encoding="utf-8"))
+    parsed = {
+        path.relative_to(rendered.path).as_posix(): tomllib.loads(path.read_text(encoding="utf-8"))
+        for path in listed_files(rendered, ".toml")
+    }
+    assert "project" in parsed["pyproject.toml"]
+    settings = parsed[f"src/{rendered.package}/settings.toml"]
+    assert {"common", "local", "dev", "test", "staging", "prod"} <= set(settings)
 
 
 def test_answers_file_records_the_answers(rendered: Rendered) -> None:
@@ -210,11 +277,13 @@ def test_every_given_answer_changes_the_render(
 
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every rendered file's content by relative path, the answers file left out."""
-    return {
+    files = {
         str(path.relative_to(root)): path.read_bytes()
         for path in project_files(root)
         if path.name != ANSWERS_FILE
     }
+    assert "databricks.yml" in files and "pyproject.toml" in files, f"{root} is not a render"
+    return files
 
 
 def _requirement_names(requirements: list[str]) -> set[str]:

@@ -39,6 +39,7 @@ import yaml
 
 from .lineage import current_git_commit
 from .platform import DatabricksOnlyError, local_task_values
+from .settings import user_short_name
 
 BUNDLE_FILE = "databricks.yml"
 # `${bundle.target}`, `${var.catalog}`, `${resources.jobs.model_training_job.id}`, ...
@@ -122,7 +123,7 @@ class JobRun:
         for task in self.tasks:
             if task.job_run is not None and (error := task.job_run.first_error()) is not None:
                 return error
-            if task.state == TaskState.FAILED and task.error is not None:
+            if task.error is not None:  # only a failed task has one
                 return task.error
         return None
 
@@ -170,8 +171,8 @@ class Bundle:
             return {key: self.resolve(item, target) for key, item in value.items()}
         return value
 
-    def _lookup(self, reference: str, target: str, depth: int = 0) -> str:
-        if depth > 10:
+    def _lookup(self, reference: str, target: str, within: tuple[str, ...] = ()) -> str:
+        if reference in within:
             raise JobDefinitionError(f"{_bundle_reference(reference)} refers to itself.")
         parts = reference.split(".")
         if reference == "bundle.name":
@@ -181,13 +182,15 @@ class Bundle:
         if parts[0] == "var" and len(parts) == 2:
             value = self._variable(parts[1], target)
             return BUNDLE_REFERENCE.sub(
-                lambda match: self._lookup(match[1], target, depth + 1), str(value)
+                lambda match: self._lookup(match[1], target, (*within, reference)), str(value)
             )
         if parts[:2] == ["resources", "jobs"] and len(parts) == 4 and parts[3] == "id":
             self.job(parts[2])
             return parts[2]  # locally a job is known by its key
-        if reference in {"workspace.current_user.userName", "workspace.current_user.short_name"}:
+        if reference == "workspace.current_user.userName":
             return getpass.getuser()
+        if reference == "workspace.current_user.short_name":
+            return user_short_name(getpass.getuser())  # as the settings name the dev schema
         if reference == "bundle.git.commit":
             return current_git_commit(directory=self.root)
         raise JobDefinitionError(f"{_bundle_reference(reference)} cannot be resolved here.")
@@ -213,7 +216,7 @@ def _bundle_reference(reference: str) -> str:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return yaml.safe_load(path.read_bytes()) or {}  # YAML is UTF-8, whatever the locale
     except FileNotFoundError as error:
         raise JobDefinitionError(f"{path} does not exist.") from error
 
@@ -273,6 +276,8 @@ def compare(op: str, left: str, right: str) -> bool:
 
 def task_order(job_key: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Tasks in an order where each comes after what it depends on (definition order on ties)."""
+    if not tasks:
+        raise JobDefinitionError(f"{job_key}: the job has no tasks.")
     by_key = {task["task_key"]: task for task in tasks}
     if len(by_key) != len(tasks):
         raise JobDefinitionError(f"{job_key}: two tasks have the same task_key.")
@@ -305,7 +310,7 @@ def gate(task: Mapping[str, Any], finished: Mapping[str, TaskRun]) -> TaskState 
 
     A dependency with an ``outcome`` counts as excluded when its condition came out otherwise.
     """
-    dependencies = task.get("depends_on", [])
+    dependencies = task.get("depends_on")
     if not dependencies:
         return None
     states = []
@@ -340,9 +345,10 @@ def gate(task: Mapping[str, Any], finished: Mapping[str, TaskRun]) -> TaskState 
 class TaskValueStore:
     """``dbutils.jobs.taskValues`` of one job run: what each task published."""
 
+    _current: str  # the task that runs, set by ``of_task``: only a running task sets values
+
     def __init__(self) -> None:
         self.values: dict[str, dict[str, object]] = {}
-        self._current = ""
 
     @contextmanager
     def of_task(self, task_key: str) -> Iterator[None]:
@@ -378,7 +384,7 @@ class JobRunner:
     def run(self, job_key: str) -> JobRun:
         """Run job ``job_key`` to the end; raise only for a job that cannot start at all."""
         job = self.bundle.job(job_key)
-        ordered = task_order(job_key, job.get("tasks", []))
+        ordered = task_order(job_key, job.get("tasks") or [])
         name = self.bundle.resolve(job.get("name", job_key), self.env)
         notify = tuple((job.get("email_notifications") or {}).get("on_failure") or ())
         parameters = {p["name"]: str(p.get("default", "")) for p in job.get("parameters", [])}
@@ -473,7 +479,7 @@ class JobRunner:
         code = compile(cell, f"<launcher of {package_name}:{entry_point}>", "exec")
         saved_argv = sys.argv
         try:
-            exec(code, {"__name__": "__main__"})  # the return value is dropped, as there
+            exec(code, {})  # a namespace of its own; the return value is dropped, as there
         finally:
             sys.argv = saved_argv
 
@@ -508,5 +514,5 @@ class JobRunner:
 
 
 def _describe(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

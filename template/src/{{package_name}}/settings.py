@@ -214,7 +214,7 @@ def user_short_name(user_name: str) -> str:
     Databricks derives ``${workspace.current_user.short_name}`` the same way, so the bundle's dev
     target and the code agree on each developer's schema.
     """
-    short = re.sub(r"[^a-z0-9]+", "_", user_name.split("@")[0].lower()).strip("_")
+    short = "_".join(re.findall(r"[a-z0-9]+", user_name.split("@")[0].lower()))
     return short or "user"
 
 
@@ -253,10 +253,26 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
 
 def read_settings_file(path: Path | None = None) -> dict[str, Any]:
     """Read the raw TOML document: the packaged file unless ``path`` is given."""
-    if path is not None:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    packaged = resources.files(__package__).joinpath(SETTINGS_FILE)
-    return tomllib.loads(packaged.read_text(encoding="utf-8"))
+    source = path or resources.files(__package__).joinpath(SETTINGS_FILE)
+    return tomllib.loads(source.read_bytes().decode())  # TOML is UTF-8, whatever the locale
+
+
+def _unknown_names(document: dict[str, Any]) -> list[str]:
+    """Name each section and key of the settings document that no setting has.
+
+    Every section is checked, not only those one environment reads, so that a typo in ``[prod]``
+    stops the first local run rather than the first production one.
+    """
+    unknown = [f"[{name}]" for name in document if name not in {"common", *ENVIRONMENTS}]
+    for name, section in document.items():
+        try:
+            Settings.model_validate(section)
+        except ValidationError as error:
+            for problem in error.errors():
+                if problem["type"] == "extra_forbidden":
+                    *tables, key = (name, *problem["loc"])
+                    unknown.append(f"[{'.'.join(map(str, tables))}] {key}")
+    return unknown
 
 
 def load_settings(env: str, path: Path | None = None) -> Settings:
@@ -266,9 +282,8 @@ def load_settings(env: str, path: Path | None = None) -> Settings:
             f"Unknown environment {env!r}; expected one of {', '.join(ENVIRONMENTS)}."
         )
     document = read_settings_file(path)
-    unknown = set(document) - {"common", *ENVIRONMENTS}
-    if unknown:
-        raise SettingsError(f"Unknown sections in {SETTINGS_FILE}: {', '.join(sorted(unknown))}.")
+    if unknown := _unknown_names(document):
+        raise SettingsError(f"Unknown in {SETTINGS_FILE} (misspelled?): {', '.join(unknown)}.")
     values = _deep_merge(document.get("common", {}), document.get(env, {}))
     values = _deep_merge(values, _OVERRIDES.get() or {})
     try:
