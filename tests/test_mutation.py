@@ -1,9 +1,9 @@
-"""Mutation testing's setup, checked in seconds: the full run (scripts/mutation) takes an hour.
+"""Mutation testing's setup, checked in seconds: the full run (scripts/mutation) takes hours.
 
 - every rendered project mutates modules that exist, with the files its unit tests need;
 - the report script scores a run the way its docstring says and fails on what it must fail on;
 - every recorded equivalent mutant still names code that exists, so a stale entry is found here,
-  not an hour into the weekly run;
+  not hours into the weekly run;
 - the weekly workflow passes the same checks as the workflows we generate.
 """
 
