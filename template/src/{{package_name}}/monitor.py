@@ -230,8 +230,8 @@ def numeric_drift(
     feature: str, baseline: pd.Series, current: pd.Series, limits: MonitoringSettings
 ) -> list[Metric]:
     """PSI over the baseline's deciles and the two-sample Kolmogorov-Smirnov test."""
-    expected = baseline.dropna().to_numpy(dtype=float)
-    actual = current.dropna().to_numpy(dtype=float)
+    expected = baseline.dropna().to_numpy()
+    actual = current.dropna().to_numpy()
     if not len(expected) or not len(actual):
         return []  # nothing to compare; the null fraction reports why
     edges = decile_edges(expected)
@@ -261,7 +261,7 @@ def categorical_drift(
     )
     psi = population_stability_index(table[0], table[1])
     distance = float(jensenshannon(table[0], table[1], base=2))  # normalises the counts itself
-    p_value = float(stats.chi2_contingency(table).pvalue) if len(categories) > 1 else 1.0
+    p_value = float(stats.chi2_contingency(table).pvalue)  # 1.0 for a single category
     return [
         Metric.at_most("psi", feature, psi, limits.max_psi),
         Metric.at_most("js_distance", feature, distance, limits.max_js_distance),
@@ -302,17 +302,30 @@ def data_quality(
 def model_quality(
     labels: pd.Series, predictions: pd.Series, limits: MonitoringSettings
 ) -> list[Metric]:
-    """Accuracy and F1 against their minimums; precision and recall for context."""
-    truth, predicted = labels.astype(int), predictions.astype(int)
+    """Accuracy and F1 against their minimums; precision and recall for context.
+
+    A score that would divide by zero is NaN, never breached: precision when no churn was
+    predicted, recall when none happened, F1 when neither (a window without churners, all
+    predicted as staying, must not call for retraining).
+    """
     return [
         Metric.at_least(
-            "accuracy", PREDICTION_COLUMN, accuracy_score(truth, predicted), limits.min_accuracy
+            "accuracy", PREDICTION_COLUMN, accuracy_score(labels, predictions), limits.min_accuracy
         ),
         Metric.at_least(
-            "f1", PREDICTION_COLUMN, f1_score(truth, predicted, zero_division=0), limits.min_f1
+            "f1",
+            PREDICTION_COLUMN,
+            f1_score(labels, predictions, zero_division=np.nan),
+            limits.min_f1,
         ),
-        Metric("precision", PREDICTION_COLUMN, precision_score(truth, predicted, zero_division=0)),
-        Metric("recall", PREDICTION_COLUMN, recall_score(truth, predicted, zero_division=0)),
+        Metric(
+            "precision",
+            PREDICTION_COLUMN,
+            precision_score(labels, predictions, zero_division=np.nan),
+        ),
+        Metric(
+            "recall", PREDICTION_COLUMN, recall_score(labels, predictions, zero_division=np.nan)
+        ),
     ]
 
 
@@ -464,16 +477,17 @@ def lakehouse_drift(platform: Platform) -> list[Metric]:
         ("lakehouse_js_distance", "js_distance", limits.max_js_distance),
     ]
     available = [measure for measure in measures if has_column(drift, measure[1])]
+    if not available:
+        return []
     baseline_drift = drift.filter(
         (F.col("drift_type") == "BASELINE")
         & F.col("slice_key").isNull()
         & F.col("column_name").isin(*FEATURE_COLUMNS, PREDICTION_COLUMN)
     )
-    latest = baseline_drift.agg(F.max("window.start")).first()
-    if not available or latest is None or latest[0] is None:
-        return []
+    # None before the first baseline window, and then no row matches it.
+    latest = baseline_drift.agg(F.max("window.start")).collect()[0][0]
     per_column = (
-        baseline_drift.filter(F.col("window.start") == latest[0])
+        baseline_drift.filter(F.col("window.start") == latest)
         .groupBy("column_name")
         .agg(*(F.max(column).alias(name) for name, column, _ in available))
         .orderBy("column_name")
