@@ -573,7 +573,9 @@ def console_script(root: Path, target: str) -> ConsoleScript | None:
 def published_task_values(root: Path, package: str) -> set[str]:
     """Keys the package publishes with `publish_task_value("<key>", ...)`."""
     keys: set[str] = set()
-    for path in (root / "src" / package).rglob("*.py"):
+    modules = sorted((root / "src" / package).rglob("*.py"))
+    assert modules, f"no modules under {root / 'src' / package}"
+    for path in modules:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         keys |= _string_args(tree, {"publish_task_value"})
     return keys

@@ -174,6 +174,7 @@ def project_tree(root: Path) -> dict[str, bytes]:
                     if not line.startswith(b"_commit:")
                 )
             tree[relative] = content
+    assert ANSWERS_FILE in tree, f"{root} is no rendered project"
     return tree
 
 

@@ -95,11 +95,15 @@ def release_v2(repo: Path) -> None:
     package = repo / PACKAGE_DIR
     git(repo, "mv", f"{PACKAGE_DIR}/score.py", f"{PACKAGE_DIR}/batch_inference.py")
     replace_first_line(package / "batch_inference.py", V2_BATCH_DOCSTRING)
-    for path in sorted((repo / "template").rglob("*.py*")):
+    importers = [
+        path
+        for path in sorted((repo / "template").rglob("*.py*"))
+        if ".score import" in path.read_text(encoding="utf-8")
+    ]
+    assert importers, "no template module imports score: the rename tests nothing"
+    for path in importers:
         text = path.read_text(encoding="utf-8")
-        if ".score import" in text:
-            new = text.replace(".score import", ".batch_inference import")
-            path.write_text(new, encoding="utf-8")
+        path.write_text(text.replace(".score import", ".batch_inference import"), encoding="utf-8")
     replace_first_line(package / "platform.py", V2_PLATFORM_DOCSTRING)
     prepend(package / "settings.toml.jinja", V2_SETTINGS_NOTE)
     prepend(repo / "template/databricks.yml.jinja", V2_BUNDLE_NOTE)

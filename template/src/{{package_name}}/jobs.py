@@ -390,7 +390,7 @@ class JobRunner:
         parameters = {p["name"]: str(p.get("default", "")) for p in job.get("parameters", [])}
         depended_on = {dep["task_key"] for task in ordered for dep in task.get("depends_on", [])}
         leaves = frozenset(task["task_key"] for task in ordered) - depended_on
-        self._say(f"Job {job_key} ({name}): {len(ordered)} tasks")
+        self._say(f"Job {job_key} ({name}): {len(ordered)} task{'s' if len(ordered) != 1 else ''}")
         values = TaskValueStore()
         finished: dict[str, TaskRun] = {}
         started = time.perf_counter()

@@ -265,6 +265,8 @@ def _unknown_names(document: dict[str, Any]) -> list[str]:
     """
     unknown = [f"[{name}]" for name in document if name not in {"common", *ENVIRONMENTS}]
     for name, section in document.items():
+        if not isinstance(section, dict):
+            continue  # reported by load_settings
         try:
             Settings.model_validate(section)
         except ValidationError as error:
@@ -284,6 +286,11 @@ def load_settings(env: str, path: Path | None = None) -> Settings:
     document = read_settings_file(path)
     if unknown := _unknown_names(document):
         raise SettingsError(f"Unknown in {SETTINGS_FILE} (misspelled?): {', '.join(unknown)}.")
+    if loose := [name for name, section in document.items() if not isinstance(section, dict)]:
+        raise SettingsError(
+            f"Not a section in {SETTINGS_FILE}: {', '.join(loose)}. Every setting belongs in "
+            f"[common] or in an environment's section ({', '.join(ENVIRONMENTS)})."
+        )
     values = _deep_merge(document.get("common", {}), document.get(env, {}))
     values = _deep_merge(values, _OVERRIDES.get() or {})
     try:
