@@ -8,8 +8,9 @@ here: ``train --env dev`` in a job, ``train --env local`` on a laptop. Two entry
   point's return value, and only an exception that escapes fails the task (and so stops the tasks
   that depend on it).
 
-``run-job`` runs a job of ``resources/`` on this machine as Databricks runs it, and
-``run-pipeline`` runs the training, batch inference and monitoring jobs that way.
+``run-job`` runs a job of ``resources/`` on this machine as Databricks runs it,
+``run-pipeline`` runs the training, batch inference and monitoring jobs that way, and ``serve``
+answers scoring requests with the local champion as a Model Serving endpoint would.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,10 @@ from .platform import (
     TableSchemaError,
     get_platform,
 )
-from .registry import latest_version
+from .registry import CHAMPION, latest_version
 from .rollback import MissingReasonError, rollback
 from .score import score
+from .serve import DEFAULT_PORT, open_server
 from .settings import ENVIRONMENTS, SettingsError, load_settings, overridden_settings
 from .train import train
 from .validate import ValidationFailedError, ValidationReport, validate
@@ -200,6 +202,20 @@ def _run_quality_monitor(platform: Platform, args: argparse.Namespace) -> None:
     print(sync_quality_monitor(platform, WorkspaceClient()).describe())
 
 
+def _run_serve(platform: Platform, args: argparse.Namespace) -> None:
+    server = open_server(platform, args.port)
+    served = server.served
+    print(
+        f"Serving {served.model_name} version {served.version} ({CHAMPION}) at {server.url}: "
+        "POST /invocations, GET /ping. Ctrl-C stops.",
+        flush=True,
+    )
+    # The server stops cleanly on Ctrl-C, then passes the signal on; it was meant for the server.
+    with suppress(KeyboardInterrupt):
+        server.run()
+    print("Stopped serving.")
+
+
 def _job_status(run: JobRun) -> int:
     """Return 0 for a successful run, else the status that reports its first failed task."""
     if run.succeeded:
@@ -238,6 +254,13 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {text}")
+    return value
+
+
 def _fraction(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 1:
@@ -251,13 +274,17 @@ def build_parser() -> argparse.ArgumentParser:
     steps = parser.add_subparsers(dest="step", required=True, metavar="STEP")
 
     def add(
-        name: str, run: Callable[[Platform, argparse.Namespace], int | None], help_text: str
+        name: str,
+        run: Callable[[Platform, argparse.Namespace], int | None],
+        help_text: str,
+        envs: Sequence[str] = ENVIRONMENTS,
+        holds_store: bool = True,
     ) -> argparse.ArgumentParser:
         step = steps.add_parser(name, help=help_text, description=help_text)
         step.add_argument(
-            "--env", choices=ENVIRONMENTS, default="local", help="environment (default: local)"
+            "--env", choices=envs, default="local", help="environment (default: local)"
         )
-        step.set_defaults(run=run)
+        step.set_defaults(run=run, holds_store=holds_store)
         return step
 
     def add_generator_options(step: argparse.ArgumentParser) -> None:
@@ -317,6 +344,20 @@ def build_parser() -> argparse.ArgumentParser:
             "Run the training, batch inference and monitoring jobs of resources/ in turn.",
         )
     )
+    # Locally only: on Databricks the Model Serving endpoint serves the champion. The server
+    # holds the local store only while it loads the model, so the pipeline can run meanwhile.
+    add(
+        "serve",
+        _run_serve,
+        "Serve the local champion on 127.0.0.1 with MLflow's scoring protocol until Ctrl-C.",
+        envs=["local"],
+        holds_store=False,
+    ).add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help=f"port on 127.0.0.1; 0 picks a free one (default: {DEFAULT_PORT})",
+    )
     return parser
 
 
@@ -341,7 +382,8 @@ def run_step(args: argparse.Namespace) -> int:
     with _generator_overrides(args):
         platform = get_platform(load_settings(args.env))
         # One local run at a time per project; the job runner's steps re-enter the same hold.
-        with platform.exclusive(" ".join(sys.argv[1:]) or args.step):
+        command = " ".join(sys.argv[1:]) or args.step
+        with platform.exclusive(command) if args.holds_store else nullcontext():
             status = args.run(platform, args)
     return EXIT_OK if status is None else status
 
