@@ -7,8 +7,12 @@ MLflow registry, which accepts the same three-part model names.
 
 from __future__ import annotations
 
+import logging
+
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+
+logger = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -61,6 +65,7 @@ def remove_alias(client: MlflowClient, model_name: str, alias: str) -> str | Non
     version = version_for_alias(client, model_name, alias)
     if version is not None:
         client.delete_registered_model_alias(model_name, alias)
+        logger.info("Removed %s from %s version %s", alias, model_name, version)
     return version
 
 

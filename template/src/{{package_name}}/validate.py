@@ -112,7 +112,6 @@ def validate(platform: Platform, version: str) -> ValidationReport:
         name,
         version,
         {
-            VALIDATION_STATUS_TAG: PASSED if report.passed else FAILED,
             "validation_roc_auc": round(report.metrics["roc_auc"], 6),
             "validation_accuracy": round(report.metrics["accuracy_score"], 6),
         },
@@ -122,6 +121,7 @@ def validate(platform: Platform, version: str) -> ValidationReport:
         raise ValidationFailedError(
             f"{name} version {version} failed validation: " + "; ".join(report.failures)
         )
+    set_version_tags(client, name, version, {VALIDATION_STATUS_TAG: PASSED})
     client.set_registered_model_alias(name, CHALLENGER, version)
     logger.info("%s version %s passed validation and is now %s", name, version, CHALLENGER)
     return report
@@ -142,6 +142,9 @@ def evaluate_against_gates(
             champion_metrics = evaluate_version(name, champion, holdout)
         failures = check_thresholds(metrics, settings.validation, champion_metrics)
         mlflow.log_metrics({f"candidate_{key}": value for key, value in metrics.items()})
+        if champion_metrics is not None:
+            mlflow.log_metrics({f"champion_{key}": val for key, val in champion_metrics.items()})
+            mlflow.set_tag("champion_version", champion)
         mlflow.set_tags(
             {"model_version": version, VALIDATION_STATUS_TAG: FAILED if failures else PASSED}
         )
@@ -151,6 +154,4 @@ def evaluate_against_gates(
 def reject(client: MlflowClient, name: str, version: str) -> None:
     """Tag ``version`` FAILED and take ``challenger`` away; ``champion`` stays where it is."""
     set_version_tags(client, name, version, {VALIDATION_STATUS_TAG: FAILED})
-    stale = remove_alias(client, name, CHALLENGER)
-    if stale is not None:
-        logger.info("Removed %s from %s version %s", CHALLENGER, name, stale)
+    remove_alias(client, name, CHALLENGER)
