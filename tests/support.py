@@ -48,7 +48,7 @@ class AnswerSet:
     """
 
     id: str
-    data: Mapping[str, str] = field(default_factory=dict)
+    data: Mapping[str, str | bool] = field(default_factory=dict)
 
 
 ANSWER_SETS: tuple[AnswerSet, ...] = (
@@ -78,6 +78,8 @@ ANSWER_SETS: tuple[AnswerSet, ...] = (
             "release_branch": "production",
             "cicd_platform": "azure_devops",
             "alert_email": "fraud-oncall@bank.example.org",
+            "serving_endpoint": True,
+            "prod_query_group": "fraud-scoring-clients",
         },
     ),
     AnswerSet(
@@ -107,6 +109,8 @@ ANSWER_SETS: tuple[AnswerSet, ...] = (
             "release_branch": "releases/stable",
             "cicd_platform": "gitlab",
             "alert_email": "go-fast.alerts+ml@example.co.uk",
+            "serving_endpoint": True,
+            "prod_query_group": "",  # only the endpoint's owner queries prod
         },
     ),
     AnswerSet(

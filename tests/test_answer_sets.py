@@ -53,3 +53,18 @@ def test_other_answer_sets_move_every_choice_off_its_default(question: str) -> N
     default = str(CHOICE_QUESTIONS[question]["default"])
     on_default = [a.id for a in OTHER_SETS if str(a.data.get(question, default)) == default]
     assert on_default == []
+
+
+BOOL_QUESTIONS = sorted(name for name, spec in questions().items() if spec.get("type") == "bool")
+
+
+def test_every_yes_no_question_is_rendered_both_ways() -> None:
+    assert BOOL_QUESTIONS, "copier.yml asks no yes/no question: this test checks nothing"
+    missing = {
+        name: sorted(
+            {True, False}
+            - {bool(a.data.get(name, questions()[name]["default"])) for a in ANSWER_SETS}
+        )
+        for name in BOOL_QUESTIONS
+    }
+    assert {name: values for name, values in missing.items() if values} == {}

@@ -275,6 +275,19 @@ INVALID_ANSWERS: tuple[Invalid, ...] = (
         "The read group must be at most 255 characters.",
     ),
     Invalid(
+        "prod-query-group-leading-dot",
+        {"serving_endpoint": True, "prod_query_group": ".api-callers"},
+        "prod_query_group",
+        "The prod query group must start with a letter or digit and contain only letters, "
+        'digits, spaces and . _ @ + - (got ".api-callers"), or be empty.',
+    ),
+    Invalid(
+        "prod-query-group-long",
+        {"serving_endpoint": True, "prod_query_group": "q" * 256},
+        "prod_query_group",
+        "The prod query group must be at most 255 characters.",
+    ),
+    Invalid(
         "branch-long",
         {"default_branch": "b" * 101},
         "default_branch",
@@ -390,8 +403,13 @@ def test_overridden_names_are_kept_and_drive_the_schema(tmp_path: Path) -> None:
                 "catalog_dev": "c" * 255,
                 "read_group": "g" * 255,
                 "default_branch": "b" * 100,
+                "serving_endpoint": True,
+                "prod_query_group": "q" * 255,
             },
             id="longest-answers",
+        ),
+        pytest.param(
+            {"serving_endpoint": True, "prod_query_group": ""}, id="prod-endpoint-owner-only"
         ),
         # The government-cloud workspace domains, besides the common ones.
         pytest.param(
@@ -409,6 +427,6 @@ def test_overridden_names_are_kept_and_drive_the_schema(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_valid_edge_cases_are_accepted(data: dict[str, str], tmp_path: Path) -> None:
+def test_valid_edge_cases_are_accepted(data: dict[str, str | bool], tmp_path: Path) -> None:
     answers = render(tmp_path / "project", data, pretend=True).answers
     assert {key: answers[key] for key in data} == data

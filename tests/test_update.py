@@ -392,8 +392,14 @@ def test_update_from_earlier_commits_converges_on_a_fresh_render(
 def test_changing_answers_through_update_equals_a_fresh_render(
     releases: Releases, tmp_path: Path
 ) -> None:
-    """No migration is involved (same release), so no trust either."""
-    changed = {"python_version": "3.11", "catalog_prod": "analytics_live"}
+    """No migration is involved (same release), so no trust either. Switching the endpoint on
+    adds its module, tests, settings and docs."""
+    changed = {
+        "python_version": "3.11",
+        "catalog_prod": "analytics_live",
+        "serving_endpoint": True,
+        "prod_query_group": "churn-api-callers",
+    }
     project = start_project(releases.path, tmp_path / "project", "v1")
     before = project_tree(project)
     update_project(project, "v1", changed)
@@ -408,6 +414,8 @@ def test_changing_answers_through_update_equals_a_fresh_render(
         path for path, content in project_tree(project).items() if before.get(path) != content
     }
     assert changed_files - {ANSWERS_FILE}, "the new answers changed no file: the test is vacuous"
+    package = fresh / "src" / recorded_answers(fresh)["package_name"]
+    assert (package / "endpoint.py").is_file()
 
 
 # --- The answers file ----------------------------------------------------------------------------

@@ -126,6 +126,22 @@ class MonitoringSettings(_Section):
     alert_emails: tuple[str, ...] = ()
 
 
+class ServingSettings(_Section):
+    """The Model Serving endpoint that answers real-time requests with ``champion``.
+
+    Only environments with an ``endpoint_name`` have one (test, staging and prod); deploy and
+    rollback point it at the new champion, and wait until it answers, before they move the alias.
+    ``query_group`` may query it (empty: only its owner and workspace admins).
+    """
+
+    endpoint_name: str = Field(default="", pattern=r"^$|^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+    workload_size: Literal["Small", "Medium", "Large"]
+    scale_to_zero: bool
+    inference_table_prefix: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    ready_timeout_minutes: int = Field(gt=0)
+    query_group: str = ""
+
+
 class Settings(_Section):
     """Everything a pipeline step needs to know about the environment it runs in."""
 
@@ -142,6 +158,7 @@ class Settings(_Section):
     validation: ValidationThresholds
     promotion: PromotionPolicy
     monitoring: MonitoringSettings
+    serving: ServingSettings | None = None  # None: batch scoring only
 
     @model_validator(mode="after")
     def _no_generated_data_in_production(self) -> Settings:
