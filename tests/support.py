@@ -140,6 +140,7 @@ ANSWER_SETS: tuple[AnswerSet, ...] = (
             "default_branch": "master",
             "release_branch": "prod-release",
             "cicd_platform": "none",
+            "prod_approval": True,
         },
     ),
 )

@@ -50,7 +50,10 @@ from support import ANSWER_SETS, AnswerSet, Rendered
 
 TARGETS = ("dev", "test", "staging", "prod")
 SHARED_TARGETS = ("test", "staging", "prod")
-TRAINING_STEPS = ("ingest", "features", "train", "validate", "deploy")
+TRAINING_STEPS = ("ingest", "features", "train", "validate", "approval_champion", "deploy")
+# The subcommand each task runs, where it is not the task's own name: the approval task is named
+# after the tag it checks, as MLflow 3 deployment jobs name theirs.
+SUBCOMMANDS = {"approval_champion": "check-approval"}
 
 # Which Python each serverless environment version and Databricks Runtime (LTS) runs.
 SERVERLESS_PYTHON = {"2": "3.11", "3": "3.12", "4": "3.12"}
@@ -267,9 +270,12 @@ def test_training_job_runs_the_pipeline_steps_in_order(rendered_bundle: Rendered
             # Only when the upstream task succeeded: a failed validation stops deploy.
             assert tasks[step].get("run_if", "ALL_SUCCESS") == "ALL_SUCCESS"
         for step, task in tasks.items():
-            assert task["python_wheel_task"]["parameters"][:3] == [step, "--env", target]
-        validate = tasks["validate"]["python_wheel_task"]["parameters"]
-        assert validate[3:] == ["--model-version", "{{tasks.train.values.model_version}}"]
+            command = SUBCOMMANDS.get(step, step)
+            assert task["python_wheel_task"]["parameters"][:3] == [command, "--env", target]
+        # Validation and approval judge exactly the version this run trained.
+        for step in ("validate", "approval_champion"):
+            parameters = tasks[step]["python_wheel_task"]["parameters"]
+            assert parameters[3:] == ["--model-version", "{{tasks.train.values.model_version}}"]
 
         batch = _tasks(rendered_bundle.target(target), "batch_inference_job")
         assert tuple(batch) == ("ingest_batch", "score")

@@ -37,11 +37,22 @@ BY_ANSWER_SET = [pytest.param(a, id=a.id, marks=pytest.mark.xdist_group(a.id)) f
 DEFAULT_ONLY = [p for p in BY_ANSWER_SET if p.id == "default"]
 
 # The console script's subcommands, one per lifecycle step, as the Databricks jobs call them.
-STEPS = ("ingest", "features", "train", "validate", "deploy", "score", "run-job", "run-pipeline")
+STEPS = (
+    "ingest",
+    "features",
+    "train",
+    "validate",
+    "check-approval",
+    "deploy",
+    "score",
+    "serve",
+    "run-job",
+    "run-pipeline",
+)
 ENV_CHOICES = "{local,dev,test,staging,prod}"
 
 # The tasks of the training job, in the order resources/model_training_job.yml runs them.
-TRAINING_TASKS = ("ingest", "features", "train", "validate", "deploy")
+TRAINING_TASKS = ("ingest", "features", "train", "validate", "approval_champion", "deploy")
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ from typing import Any
 
 from mlflow import MlflowClient
 
+from .approval import ApprovalPendingError, require_approval
 from .deploy import PromotionDecision, deploy
 from .features import InputSchemaError, write_feature_table
 from .ingest import IngestResult, ingest, ingest_batch
@@ -59,6 +60,7 @@ EXIT_BAD_INPUT = 4  # input data failed the schema check; nothing was written
 EXIT_RETRAINING_NEEDED = 5  # monitoring: a metric crossed its threshold; run the training job
 EXIT_TASK_FAILED = 6  # run-job, run-pipeline: a task failed with an error none of the above
 EXIT_BUSY = 7  # another local run holds the project's .local store
+EXIT_AWAITING_APPROVAL = 8  # the environment requires approval and the version has none yet
 
 # How the console script reports each kind of failure (the first matching class wins): its exit
 # status, and what goes before the error's message ("{step}" is the command).
@@ -74,6 +76,7 @@ FAILURES: tuple[tuple[type[BaseException], int, str], ...] = (
     (DatabricksOnlyError, EXIT_USAGE, ""),
     (MissingReasonError, EXIT_USAGE, "Cannot run {step}: "),
     (ProjectBusyError, EXIT_BUSY, ""),
+    (ApprovalPendingError, EXIT_AWAITING_APPROVAL, ""),
 )
 
 
@@ -152,6 +155,14 @@ def _run_validate(platform: Platform, args: argparse.Namespace) -> None:
         if version is None:
             raise LookupError("No model version is registered yet: run the train step first.")
     _print_validation(validate(platform, version))
+
+
+def _run_check_approval(platform: Platform, args: argparse.Namespace) -> None:
+    version = require_approval(platform, args.model_version)
+    settings = platform.settings
+    needed = settings.promotion.requires_approval
+    why = "approved" if needed else f"{settings.env} needs no approval"
+    print(f"Version {version} may become {CHAMPION}: {why}")
 
 
 def _run_deploy(platform: Platform, args: argparse.Namespace) -> None:
@@ -315,6 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("validate", _run_validate, "Gate a version; on pass it becomes challenger.").add_argument(
         "--model-version", help="version to validate (default: the latest registered)"
     )
+    add(
+        "check-approval",
+        _run_check_approval,
+        "Pass if a person approved the version where approval is required (exit 8 if not).",
+    ).add_argument("--model-version", help="version to check (default: the challenger)")
     add("deploy", _run_deploy, "Promote challenger to champion if it is at least as good.")
     add(
         "rollback", _run_rollback, "Put champion back on the version it replaced, with a reason."

@@ -100,6 +100,8 @@ class PromotionPolicy(_Section):
 
     metric: Literal["roc_auc", "accuracy_score", "f1_score", "precision_score", "recall_score"]
     min_improvement: float
+    # A person approves each promotion (the version's tag approval_champion = Approved).
+    requires_approval: bool = False
 
 
 class MonitoringSettings(_Section):
