@@ -30,7 +30,20 @@ SCORED_AT_COLUMN = "scored_at"
 
 
 class NoChampionError(LookupError):
-    """No version has been promoted to champion yet, so there is nothing to score with."""
+    """No version has been promoted to champion yet, so there is nothing to score or serve with."""
+
+
+def champion_version(client: MlflowClient, name: str) -> str:
+    """Return the version ``@champion`` points at now.
+
+    Raises:
+        NoChampionError: nothing has been promoted yet.
+
+    """
+    version = version_for_alias(client, name, CHAMPION)
+    if version is None:
+        raise NoChampionError(f"{name} has no {CHAMPION!r} alias: run validate and deploy first.")
+    return version
 
 
 @dataclass(frozen=True)
@@ -63,9 +76,7 @@ def score(platform: Platform) -> ScoringResult:
         logger.info("Every batch already has predictions in %s: nothing to score", table)
         return ScoringResult(table=table, rows=0, model_version=None)
 
-    version = version_for_alias(MlflowClient(), name, CHAMPION)
-    if version is None:
-        raise NoChampionError(f"{name} has no {CHAMPION!r} alias: run validate and deploy first.")
+    version = champion_version(MlflowClient(), name)
     predict = mlflow.pyfunc.spark_udf(
         platform.spark, version_uri(name, version), env_manager="local", result_type="long"
     )

@@ -25,8 +25,8 @@ from mlflow import MlflowClient
 from mlflow.pyfunc import PyFuncModel
 
 from .platform import Platform
-from .registry import CHAMPION, version_for_alias, version_uri
-from .score import NoChampionError
+from .registry import version_uri
+from .score import champion_version
 
 if TYPE_CHECKING:
     import uvicorn
@@ -55,9 +55,7 @@ def load_champion(platform: Platform) -> ServedModel:
     """
     platform.configure_mlflow()
     name = platform.settings.registered_model_name
-    version = version_for_alias(MlflowClient(), name, CHAMPION)
-    if version is None:
-        raise NoChampionError(f"{name} has no {CHAMPION!r} alias: run validate and deploy first.")
+    version = champion_version(MlflowClient(), name)
     return ServedModel(name, version, mlflow.pyfunc.load_model(version_uri(name, version)))
 
 
