@@ -285,6 +285,35 @@ def test_training_job_runs_the_pipeline_steps_in_order(rendered_bundle: Rendered
             assert parameters == [step.replace("_", "-"), "--env", target]
 
 
+def test_monitoring_job_retrains_and_with_an_endpoint_concludes_online_trials(
+    rendered_bundle: RenderedBundle,
+) -> None:
+    serving = rendered_bundle.answers["serving_endpoint"]
+    for target in TARGETS:
+        tasks = _tasks(rendered_bundle.target(target), "monitoring_job")
+        retraining = ["quality_monitor", "monitor", "retraining_needed", "retrain"]
+        trial = ["online_trial", "online_trial_decidable", "deploy"]
+        assert list(tasks) == retraining + (trial if serving else [])
+        assert tasks["retrain"]["depends_on"] == [
+            {"task_key": "retraining_needed", "outcome": "true"}
+        ]
+        if not serving:
+            continue
+        parameters = tasks["online_trial"]["python_wheel_task"]["parameters"]
+        assert parameters == ["online-trial", "--env", target]
+        assert tasks["online_trial_decidable"]["condition_task"] == {
+            "op": "EQUAL_TO",
+            "left": "{{tasks.online_trial.values.decidable}}",
+            "right": "true",
+        }
+        # Never while the training job, which deploys too, runs from the same monitoring run.
+        assert tasks["deploy"]["depends_on"] == [
+            {"task_key": "online_trial_decidable", "outcome": "true"},
+            {"task_key": "retraining_needed", "outcome": "false"},
+        ]
+        assert tasks["deploy"]["python_wheel_task"]["parameters"] == ["deploy", "--env", target]
+
+
 @pytest.mark.parametrize(
     ("answer_set", "slug"), LAUNCHER_NAMES, ids=[a.id for a, _ in LAUNCHER_NAMES]
 )

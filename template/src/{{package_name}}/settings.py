@@ -134,6 +134,11 @@ class ServingSettings(_Section):
     Only environments with an ``endpoint_name`` have one (test, staging and prod); deploy and
     rollback point it at the new champion, and wait until it answers, before they move the alias.
     ``query_group`` may query it (empty: only its owner and workspace admins).
+
+    With ``challenger_traffic_percent`` above 0, a challenger that wins offline is first tried
+    online: the endpoint sends it that share of the requests, and it becomes champion only when
+    both versions have ``min_online_labelled_requests`` answered requests whose outcome is known
+    and it scores at least as well on them (the ``online`` module).
     """
 
     endpoint_name: str = Field(default="", pattern=r"^$|^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
@@ -142,6 +147,13 @@ class ServingSettings(_Section):
     inference_table_prefix: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
     ready_timeout_minutes: int = Field(gt=0)
     query_group: str = ""
+    challenger_traffic_percent: int = Field(default=0, ge=0, le=50)
+    min_online_labelled_requests: int = Field(default=500, gt=0)
+
+    @property
+    def online_trials(self) -> bool:
+        """Whether a challenger is tried on live requests before it may become champion."""
+        return bool(self.endpoint_name) and self.challenger_traffic_percent > 0
 
 
 class Settings(_Section):
