@@ -87,18 +87,57 @@ class ModelParams(_Section):
     l2_regularization: float = Field(default=0.0, ge=0)
 
 
+class DataChecks(_Section):
+    """Expectations the training data must meet before a model learns from it (``data_checks``).
+
+    ``ranges`` maps a numeric column to its ``[low, high]``, both included.
+    """
+
+    min_rows: int = Field(gt=0)
+    max_null_fraction: float = Field(ge=0, le=1)
+    min_label_fraction: float = Field(ge=0, le=0.5)
+    ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ranges_are_ordered(self) -> DataChecks:
+        for column, (low, high) in self.ranges.items():
+            if low > high:
+                raise ValueError(f"ranges.{column}: low {low} is above high {high}")
+        return self
+
+
+Metric = Literal["roc_auc", "accuracy_score", "f1_score", "precision_score", "recall_score"]
+
+
+class SliceGate(_Section):
+    """A floor for every slice of the holdout set: each value of each of ``columns``.
+
+    Slices with fewer than ``min_rows`` rows are reported but not judged: their score is noise.
+    """
+
+    columns: tuple[str, ...] = ()
+    metric: Metric = "roc_auc"
+    min_score: float = Field(default=0.0, ge=0, le=1)
+    min_rows: int = Field(default=1, gt=0)
+
+
 class ValidationThresholds(_Section):
-    """Gates a new model version must pass before it may become ``challenger``."""
+    """Gates a new model version must pass before it may become ``challenger``.
+
+    Besides the scores, a version needs a description and every tag of ``required_tags``.
+    """
 
     min_roc_auc: float = Field(ge=0, le=1)
     min_accuracy: float = Field(ge=0, le=1)
     max_roc_auc_drop_vs_champion: float = Field(ge=0)
+    required_tags: tuple[str, ...] = ()
+    slices: SliceGate = SliceGate()
 
 
 class PromotionPolicy(_Section):
     """When ``challenger`` replaces ``champion``."""
 
-    metric: Literal["roc_auc", "accuracy_score", "f1_score", "precision_score", "recall_score"]
+    metric: Metric
     min_improvement: float
     # A person approves each promotion (the version's tag approval_champion = Approved).
     requires_approval: bool = False
@@ -169,6 +208,7 @@ class Settings(_Section):
     sources: Sources
     data: DataSettings
     model: ModelParams
+    data_checks: DataChecks
     validation: ValidationThresholds
     promotion: PromotionPolicy
     monitoring: MonitoringSettings

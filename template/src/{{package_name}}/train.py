@@ -1,7 +1,10 @@
-"""Train step: fit the model on the training split, log it to MLflow, register a version.
+"""Train step: check the data, fit the model, log it to MLflow and register a version.
 
-The version records its lineage (``lineage.py``): the commit, and the exact Delta version of the
-feature table it learned from.
+The training rows are checked first (``data_checks.py``); data that breaks an expectation trains
+nothing. The version records its lineage (``lineage.py``): the commit, and the exact Delta version
+of the feature table it learned from. Its run also holds its feature importance (``explain.py``)
+and its model card (``model_card.py``), so a reviewer sees in the MLflow UI what it learned from
+and what it relies on.
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from .data import LABEL_COLUMN
+from .data_checks import DataCheckError, DataCheckResult, check_training_data
+from .explain import feature_importance, log_feature_importance
 from .features import FEATURE_COLUMNS, split_train_holdout
 from .lineage import Lineage, TrainingData, current_git_commit, log_training_input, record_lineage
 from .model import SKOPS_TRUSTED_TYPES, fit_model
+from .model_card import MODEL_CARD, training_card
 from .platform import Platform
-from .settings import ModelParams
+from .settings import DataChecks, ModelParams
 
 logger = logging.getLogger(__name__)
 
@@ -52,28 +58,53 @@ def log_and_register(
     params: ModelParams,
     registered_model_name: str,
     lineage: Lineage,
+    data_check: DataCheckResult,
+    seed: int,
 ) -> TrainingResult:
-    """Log params, metrics, data and model (with signature and example); register a version."""
+    """Log params, metrics, data, importance and model to the active run; register a version.
+
+    The model is logged with its signature and an input example, and the version gets a
+    description and its lineage tags, which validation requires.
+    """
     features = train[list(FEATURE_COLUMNS)]
     train_roc_auc = float(roc_auc_score(train[LABEL_COLUMN], model.predict_proba(features)[:, 1]))
-    with mlflow.start_run(run_name="train") as run:
-        mlflow.log_params(params.model_dump())
-        mlflow.log_params({"train_rows": len(train), "features": ",".join(FEATURE_COLUMNS)})
-        mlflow.log_metric("train_roc_auc", train_roc_auc)
-        mlflow.set_tag("mlflow.source.git.commit", lineage.git_commit)
-        log_training_input(train, lineage.training_data)
-        example = features.head(5)
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=infer_signature(example, model.predict(example)),
-            input_example=example,
-            registered_model_name=registered_model_name,
-            pip_requirements=MODEL_REQUIREMENTS,
-            skops_trusted_types=SKOPS_TRUSTED_TYPES,
-        )
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("log_and_register logs to the active run: start one first.")
+    mlflow.log_params(params.model_dump())
+    mlflow.log_params({"train_rows": len(train), "features": ",".join(FEATURE_COLUMNS)})
+    mlflow.log_metric("train_roc_auc", train_roc_auc)
+    mlflow.set_tag("mlflow.source.git.commit", lineage.git_commit)
+    log_training_input(train, lineage.training_data)
+    importance = feature_importance(model, train, seed)
+    log_feature_importance(importance)
+    example = features.head(5)
+    info = mlflow.sklearn.log_model(
+        model,
+        name="model",
+        signature=infer_signature(example, model.predict(example)),
+        input_example=example,
+        registered_model_name=registered_model_name,
+        pip_requirements=MODEL_REQUIREMENTS,
+        skops_trusted_types=SKOPS_TRUSTED_TYPES,
+    )
     version = str(info.registered_model_version)
-    record_lineage(MlflowClient(), registered_model_name, version, lineage)
+    client = MlflowClient()
+    record_lineage(client, registered_model_name, version, lineage)
+    client.update_model_version(
+        registered_model_name, version, description=version_description(lineage)
+    )
+    card = training_card(
+        registered_model_name,
+        version,
+        lineage,
+        params.model_dump(),
+        {"roc_auc": train_roc_auc},
+        data_check,
+        float(train[LABEL_COLUMN].mean()),
+        importance,
+    )
+    mlflow.log_text(card, MODEL_CARD)
     return TrainingResult(
         model_name=registered_model_name,
         version=version,
@@ -81,6 +112,30 @@ def log_and_register(
         train_rows=len(train),
         train_roc_auc=train_roc_auc,
     )
+
+
+def version_description(lineage: Lineage) -> str:
+    """One sentence on what the version is and what it learned from, for the registry's UI."""
+    data = lineage.training_data
+    return (
+        f"Churn classifier trained on {data.table} (Delta version {data.version}, {data.rows} "
+        f"rows) from commit {lineage.git_commit}. See model_card.md in its run."
+    )
+
+
+def require_valid_data(frame: pd.DataFrame, checks: DataChecks) -> DataCheckResult:
+    """Check the training rows, log the result to the active run, and stop on a broken one.
+
+    Raises:
+        DataCheckError: an expectation is broken; the message names each one.
+
+    """
+    result = check_training_data(frame, checks)
+    mlflow.log_dict(result.as_dict(), "data_check.json")
+    mlflow.set_tag("data_check", "PASSED" if result.passed else "FAILED")
+    if not result.passed:
+        raise DataCheckError(f"Training data rejected: {result.describe_failures()}.")
+    return result
 
 
 def load_training_split(platform: Platform) -> tuple[pd.DataFrame, TrainingData]:
@@ -119,9 +174,19 @@ def train(
     platform.configure_mlflow()
     params = params or settings.model
     train_frame, training_data = load_training_split(platform)
-    model = fit_model(train_frame, params, settings.data.seed)
     lineage = lineage_of(platform, training_data, git_commit)
-    result = log_and_register(model, train_frame, params, settings.registered_model_name, lineage)
+    with mlflow.start_run(run_name="train"):
+        data_check = require_valid_data(train_frame, settings.data_checks)
+        model = fit_model(train_frame, params, settings.data.seed)
+        result = log_and_register(
+            model,
+            train_frame,
+            params,
+            settings.registered_model_name,
+            lineage,
+            data_check,
+            settings.data.seed,
+        )
     platform.publish_task_value("model_version", result.version)
     logger.info("Registered %s version %s", result.model_name, result.version)
     return result
