@@ -87,6 +87,42 @@ class ModelParams(_Section):
     l2_regularization: float = Field(default=0.0, ge=0)
 
 
+class ParamRange(_Section):
+    """Where the tuner looks for one hyperparameter: ``[low, high]``, on a log scale if ``log``."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _usable(self) -> ParamRange:
+        if self.low > self.high:
+            raise ValueError(f"low {self.low} is above high {self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log scale needs low above 0, got {self.low}")
+        return self
+
+
+class TuningSettings(_Section):
+    """The development-time search for ``[common.model]`` (the ``tune`` step).
+
+    Each trial fits on the training rows less ``validation_fraction`` and is scored with ROC AUC
+    on the rest; the holdout set, which validation and deploy judge versions on, is never seen.
+    """
+
+    trials: int = Field(gt=0)
+    validation_fraction: float = Field(gt=0, lt=1)
+    search_space: dict[str, ParamRange] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _searches_model_params(self) -> TuningSettings:
+        unknown = sorted(set(self.search_space) - set(ModelParams.model_fields))
+        if unknown:
+            known = ", ".join(ModelParams.model_fields)
+            raise ValueError(f"search_space names {', '.join(unknown)}; the model has {known}")
+        return self
+
+
 class DataChecks(_Section):
     """Expectations the training data must meet before a model learns from it (``data_checks``).
 
@@ -208,6 +244,7 @@ class Settings(_Section):
     sources: Sources
     data: DataSettings
     model: ModelParams
+    tuning: TuningSettings
     data_checks: DataChecks
     validation: ValidationThresholds
     promotion: PromotionPolicy
