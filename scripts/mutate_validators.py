@@ -63,10 +63,12 @@ TIMEOUT_SECONDS = 900
 # `reserved_package_names` holds ~90 entries; mutating each would mostly re-test the same
 # `in` check. A sample of each kind: the Databricks SDK (what the jobs' launcher imports), a
 # keyword and a module the project imports (tests/test_render.py checks the whole list against
-# the rendered imports). `python_keywords`, the slug's list, gets two keywords.
+# the rendered imports). `python_keywords`, the slug's list, gets two keywords, and the standard
+# library's list one module.
 NAME_LIST_SAMPLES = {
     "reserved_package_names": ("databricks", "class", "yaml"),
     "python_keywords": ("class", "import"),
+    "stdlib_module_names": ("statistics",),
 }
 # Directories of the repository that a copy does not need (and that may be large).
 NOT_COPIED = (".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "mutation-report")

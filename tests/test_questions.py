@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,13 @@ def reserved(name: str) -> str:
     return (
         f'"{name}" is a Python keyword or the name of a module the project imports; '
         "choose another package name."
+    )
+
+
+def standard_module(name: str) -> str:
+    return (
+        f'"{name}" is a module of Python\'s standard library: `import {name}` would find one '
+        "of the two and not the other; choose another package name."
     )
 
 
@@ -116,7 +124,20 @@ INVALID_ANSWERS: tuple[Invalid, ...] = (
     # the project imports; tests/test_render.py checks the whole list against the imports.
     *(
         Invalid(f"package-shadows-{name}", {"package_name": name}, "package_name", reserved(name))
-        for name in ("databricks", "yaml", "uuid", "pytest")
+        for name in ("databricks", "yaml", "pytest")
+    ),
+    # Every module of the standard library, imported by the project or not.
+    *(
+        Invalid(
+            f"package-shadows-{name}", {"package_name": name}, "package_name", standard_module(name)
+        )
+        for name in ("statistics", "calendar", "secrets", "queue", "platform", "uuid")
+    ),
+    Invalid(
+        "name-derives-standard-module",
+        {"project_name": "Statistics"},
+        "package_name",
+        standard_module("statistics"),
     ),
     # A name whose *derived* package would shadow a module is refused too, not rendered broken.
     Invalid("name-derives-reserved", {"project_name": "Test"}, "package_name", reserved("test")),
@@ -354,6 +375,21 @@ def test_names_derive_slug_package_and_schema(
     assert answers["schema_name"] == package, "the schema defaults to the package name"
     assert is_python_identifier_safe(answers["package_name"])
     assert is_python_identifier_safe(f"{answers['package_name']}_task")
+
+
+def test_standard_library_constant_is_the_oldest_supported_pythons() -> None:
+    """copier.yml cannot import `sys`: its list must be the public module names of Python 3.11's
+    standard library; later versions only removed modules."""
+    config = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
+    listed = config["stdlib_module_names"]["default"]
+    oldest = min(config["python_version"]["choices"], key=lambda v: tuple(map(int, v.split("."))))
+    assert oldest == "3.11"
+    running = {name for name in sys.stdlib_module_names if not name.startswith("_")}
+    if sys.version_info[:2] == (3, 11):
+        assert sorted(listed) == sorted(running)
+    else:
+        assert running <= set(listed)
+    assert len(listed) == len(set(listed)) > 200
 
 
 def test_python_keywords_constant_is_pythons() -> None:

@@ -184,6 +184,7 @@ def test_reserved_package_names_include_every_module_the_project_imports(
     )
     config = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
     reserved = set(config["reserved_package_names"]["default"])
+    reserved |= set(config["stdlib_module_names"]["default"])
     assert sorted(possible - reserved) == [], "imported modules missing from reserved_package_names"
 
 
