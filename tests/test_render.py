@@ -188,6 +188,13 @@ def test_reserved_package_names_include_every_module_the_project_imports(
     assert sorted(possible - reserved) == [], "imported modules missing from reserved_package_names"
 
 
+def test_ruff_targets_the_oldest_python_the_project_allows(rendered: Rendered) -> None:
+    pyproject = tomllib.loads((rendered.path / "pyproject.toml").read_text(encoding="utf-8"))
+    floor = re.fullmatch(r">=(\d+)\.(\d+)", pyproject["project"]["requires-python"])
+    assert floor is not None
+    assert pyproject["tool"]["ruff"]["target-version"] == f"py{floor[1]}{floor[2]}"
+
+
 @pytest.mark.parametrize(
     "command",
     [["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]],
