@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 # Never every interface: the local store has no authentication, and neither has this server.
 LOCAL_HOST = "127.0.0.1"
-DEFAULT_PORT = 5000  # what `mlflow models serve` uses
 STARTUP_TIMEOUT_SECONDS = 30
 
 
@@ -115,7 +114,7 @@ class LocalServer:
             thread.join()
 
 
-def open_server(platform: Platform, port: int = DEFAULT_PORT) -> LocalServer:
+def open_server(platform: Platform, port: int) -> LocalServer:
     """Load the champion and bind 127.0.0.1:``port`` (0: any free port) to serve it.
 
     The project's local store is held only while the model loads, so the pipeline can run, and
