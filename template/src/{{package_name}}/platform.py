@@ -644,7 +644,7 @@ def local_spark_session() -> SparkSession:
     # Workers must use this interpreter, or model UDFs cannot import pandas and mlflow.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    return (
+    session = (
         SparkSession.builder.master("local[*]")
         .appName(__package__ or "pipeline")
         .config("spark.driver.host", "127.0.0.1")
@@ -655,6 +655,10 @@ def local_spark_session() -> SparkSession:
         .config("spark.sql.session.timeZone", "UTC")
         .getOrCreate()
     )
+    # The JVM's own warnings follow the "pyspark" logger: quiet unless the command is verbose.
+    quiet = logging.getLogger("pyspark").getEffectiveLevel() > logging.WARNING
+    session.sparkContext.setLogLevel("ERROR" if quiet else "WARN")
+    return session
 
 
 def on_databricks() -> bool:
