@@ -59,9 +59,12 @@ def score(metric: str, labels: pd.Series, answers: pd.Series, probabilities: pd.
         return math.nan
     if metric == "accuracy_score":
         return float(accuracy_score(labels, answers))
-    scorers = {"f1_score": f1_score, "precision_score": precision_score}
-    scorer = scorers.get(metric, recall_score)
-    return float(scorer(labels, answers, zero_division=np.nan))
+    scorers = {
+        "f1_score": f1_score,
+        "precision_score": precision_score,
+        "recall_score": recall_score,
+    }
+    return float(scorers[metric](labels, answers, zero_division=np.nan))
 
 
 def evaluate_version(model_name: str, version: str, holdout: pd.DataFrame) -> dict[str, float]:

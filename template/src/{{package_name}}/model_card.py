@@ -43,7 +43,7 @@ def training_card(
 ) -> str:
     """Write the card as training knows it: data, parameters, training metrics, importance."""
     data = lineage.training_data
-    settings_line = ", ".join(f"{key} {value}" for key, value in params.items())
+    params_line = ", ".join(f"{key} {value}" for key, value in params.items())
     metric_line = ", ".join(f"{key} {value:.4f}" for key, value in metrics.items())
     checks = len(data_check.expectations)
     return "\n".join(
@@ -60,7 +60,7 @@ def training_card(
             "",
             "## Training",
             "",
-            f"- Parameters: {settings_line}.",
+            f"- Parameters: {params_line}.",
             f"- On the training rows: {metric_line}.",
             "",
             "## Feature importance",
