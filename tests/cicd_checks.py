@@ -35,6 +35,12 @@ SCHEMAS: Mapping[str, tuple[str, ...]] = {
     "azure_devops": ("--builtin-schema", "vendor.azure-pipelines", "--regex-variant", "nonunicode"),
     "gitlab": ("--builtin-schema", "vendor.gitlab-ci"),
 }
+# How the tests run zizmor, GitHub Actions' security linter: offline (no GitHub API, no token),
+# plain output. It prints "No findings" when it finds nothing.
+ZIZMOR_OPTIONS = ("--offline", "--no-progress", "--color", "never")
+# A `uses:` reference pinned to a full commit SHA, and the comment naming its release.
+SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+RELEASE_COMMENT = re.compile(r"\s+# v\d+(\.\d+)*$")
 # Where each platform keeps CI configuration; with `none`, none of them may exist.
 CI_LOCATIONS = (
     ".github",
@@ -76,6 +82,23 @@ _GitLabLoader.add_constructor(
 
 def load_yaml(path: Path) -> Any:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=_GitLabLoader)
+
+
+def action_references(workflow_text: str) -> list[tuple[str, str]]:
+    """(reference, rest of the line) of every `uses:` in a GitHub workflow's text."""
+    return re.findall(r"uses:\s*(\S+)(.*)", workflow_text)
+
+
+def unpinned_actions(workflow_text: str) -> list[str]:
+    """The `uses:` of a GitHub workflow that are not pinned to a full commit SHA followed by a
+    `# vX.Y.Z` comment saying which release that commit is."""
+    problems = []
+    for action, rest in action_references(workflow_text):
+        if not SHA_PIN.match(action):
+            problems.append(f"{action} is not pinned to a full commit SHA")
+        elif not RELEASE_COMMENT.match(rest):
+            problems.append(f"{action}: say which release it is")
+    return problems
 
 
 @dataclass(frozen=True)

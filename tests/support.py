@@ -141,6 +141,7 @@ ANSWER_SETS: tuple[AnswerSet, ...] = (
             "release_branch": "prod-release",
             "cicd_platform": "none",
             "prod_approval": True,
+            "feature_store": True,
         },
     ),
 )

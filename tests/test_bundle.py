@@ -119,6 +119,7 @@ BUNDLE_ANSWER_SETS: tuple[AnswerSet, ...] = (
             "prod_workspace_url": "https://dbc-a1b2c3d4-e5f6.cloud.databricks.com/?o=987#setting",
             "staging_service_principal": STAGING_SP,
             "read_group": "account users",
+            "feature_store": True,
         },
     ),
     AnswerSet(
@@ -262,6 +263,7 @@ def _tasks(config: Mapping[str, Any], job: str) -> dict[str, dict[str, Any]]:
 
 
 def test_training_job_runs_the_pipeline_steps_in_order(rendered_bundle: RenderedBundle) -> None:
+    feature_store = rendered_bundle.answers["feature_store"]
     for target in TARGETS:
         tasks = _tasks(rendered_bundle.target(target), "model_training_job")
         assert tuple(tasks) == TRAINING_STEPS
@@ -278,8 +280,11 @@ def test_training_job_runs_the_pipeline_steps_in_order(rendered_bundle: Rendered
             assert parameters[3:] == ["--model-version", "{{tasks.train.values.model_version}}"]
 
         batch = _tasks(rendered_bundle.target(target), "batch_inference_job")
-        assert tuple(batch) == ("ingest_batch", "score")
-        assert batch["score"]["depends_on"] == [{"task_key": "ingest_batch"}]
+        # With the feature store, the batch's customers get their feature rows before scoring.
+        batch_steps = ("ingest_batch", *(["features"] if feature_store else []), "score")
+        assert tuple(batch) == batch_steps
+        for previous, step in itertools.pairwise(batch_steps):
+            assert batch[step]["depends_on"] == [{"task_key": previous}]
         for step, task in batch.items():
             parameters = task["python_wheel_task"]["parameters"]
             assert parameters == [step.replace("_", "-"), "--env", target]
@@ -408,6 +413,13 @@ def test_jobs_get_the_compute_that_was_chosen(rendered_bundle: RenderedBundle) -
                 spec = environments[task["environment_key"]]
                 assert SERVERLESS_PYTHON[spec["environment_version"]] == answers["python_version"]
                 assert "../dist/*.whl" in spec["dependencies"]
+                # Serverless has no Feature Engineering client; every job that reads features
+                # installs it when the feature store is on (rollback reads none).
+                installs_client = any(
+                    dependency.startswith("databricks-feature-engineering")
+                    for dependency in spec["dependencies"]
+                )
+                assert installs_client == (answers["feature_store"] and name != "rollback_job")
                 assert "job_cluster_key" not in task and "libraries" not in task
         else:
             assert "environments" not in job, name

@@ -42,10 +42,12 @@ from cicd_checks import (
     PULL_REQUEST_JOBS,
     RUNNER_SETUP,
     SCHEMAS,
+    ZIZMOR_OPTIONS,
     CiCommand,
     FakeDatabricks,
     MakeCall,
     Makefile,
+    action_references,
     azure_jobs,
     azure_steps,
     ci_commands,
@@ -54,6 +56,7 @@ from cicd_checks import (
     gitlab_jobs,
     load_yaml,
     make_calls,
+    unpinned_actions,
 )
 from conftest import RenderFn
 from support import (
@@ -110,7 +113,6 @@ CI_ANSWER_SETS: tuple[AnswerSet, ...] = (
 # The render matrix's answer sets too: their CI sees their unusual names and branches.
 ALL_SETS = CI_ANSWER_SETS + ANSWER_SETS
 WITH_CI = [a for a in ALL_SETS if a.data.get("cicd_platform", "github_actions") != "none"]
-SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
 def _ids(sets: tuple[AnswerSet, ...] | list[AnswerSet]) -> list[str]:
@@ -203,7 +205,7 @@ def test_ci_files_match_their_platform_schema(ci_project: Rendered) -> None:
 
 def test_zizmor_finds_nothing_in_the_github_workflows(github_project: Rendered) -> None:
     result = run(
-        [TOOLS_BIN / "zizmor", "--offline", "--no-progress", "--color", "never", ".github"],
+        [TOOLS_BIN / "zizmor", *ZIZMOR_OPTIONS, ".github"],
         cwd=github_project.path,
         timeout=300,
     )
@@ -732,11 +734,8 @@ def _triggers(workflow: dict[str, Any]) -> dict[str, Any]:
 def test_github_actions_are_pinned_to_commits(github_project: Rendered) -> None:
     _github(github_project)
     text = (github_project.path / CI_FILES["github_actions"][0]).read_text(encoding="utf-8")
-    uses = re.findall(r"uses:\s*(\S+)(.*)", text)
-    assert uses
-    for action, rest in uses:
-        assert SHA_PIN.match(action), f"{action} is not pinned to a full commit SHA"
-        assert re.match(r"\s+# v\d+(\.\d+)*$", rest), f"{action}: say which release it is"
+    assert action_references(text)
+    assert unpinned_actions(text) == []
 
 
 def test_github_permissions_are_least_privilege(github_project: Rendered) -> None:

@@ -309,6 +309,14 @@ INVALID_ANSWERS: tuple[Invalid, ...] = (
         "The prod query group must be at most 255 characters.",
     ),
     Invalid(
+        "feature-store-with-endpoint",
+        {"serving_endpoint": True, "feature_store": True},
+        "feature_store",
+        "The feature store cannot be combined with the serving endpoint yet: a served model with "
+        "feature lookups needs a Databricks online store, which this template does not set up. "
+        "Answer false here, or false to serving_endpoint.",
+    ),
+    Invalid(
         "branch-long",
         {"default_branch": "b" * 101},
         "default_branch",

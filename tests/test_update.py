@@ -418,6 +418,28 @@ def test_changing_answers_through_update_equals_a_fresh_render(
     assert (package / "endpoint.py").is_file()
 
 
+def test_switching_the_feature_store_on_through_update_equals_a_fresh_render(
+    releases: Releases, tmp_path: Path
+) -> None:
+    """The feature store reaches into every data step (feature_source.py), the jobs, settings and
+    tests: an update that switches it on must leave exactly what a fresh render has."""
+    changed = {"feature_store": True}
+    project = start_project(releases.path, tmp_path / "project", "v1")
+    before = project_tree(project)
+    update_project(project, "v1", changed)
+    fresh = tmp_path / "fresh"
+    copy_project(releases.path, fresh, "v1", changed)
+
+    assert recorded_answers(project)["feature_store"] is True
+    no_update_leftovers(project)
+    assert_converges(project, fresh, before, user_owned_paths(fresh))
+    package = Path("src") / recorded_answers(fresh)["package_name"]
+    for added in (package / "feature_store.py", Path("docs/feature-store.md")):
+        assert (project / added).is_file() and added.as_posix() not in before
+    feature_source = (package / "feature_source.py").as_posix()
+    assert (project / feature_source).read_bytes() != before[feature_source]
+
+
 # --- The answers file ----------------------------------------------------------------------------
 
 # Shapes of credentials that must never reach a committed file.

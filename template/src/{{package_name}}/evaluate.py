@@ -23,6 +23,7 @@ from sklearn.metrics import (
 )
 
 from .data import LABEL_COLUMN
+from .feature_source import model_uri_for_evaluation
 from .features import FEATURE_COLUMNS
 from .registry import version_uri
 
@@ -73,7 +74,7 @@ def evaluate_version(model_name: str, version: str, holdout: pd.DataFrame) -> di
     with mlflow.start_run(run_name=f"evaluate-v{version}", nested=True):
         mlflow.set_tag("model_version", version)
         result = mlflow.models.evaluate(
-            model=version_uri(model_name, version),
+            model=model_uri_for_evaluation(version_uri(model_name, version)),
             data=data,
             targets=LABEL_COLUMN,
             model_type="classifier",
@@ -88,7 +89,7 @@ def slice_scores(
     """Score ``version`` with ``metric`` on each value of each of ``columns`` in ``holdout``."""
     if not columns:
         return []
-    model = mlflow.sklearn.load_model(version_uri(model_name, version))
+    model = mlflow.sklearn.load_model(model_uri_for_evaluation(version_uri(model_name, version)))
     features = holdout[list(FEATURE_COLUMNS)]
     scored = holdout.assign(
         _answer=model.predict(features), _probability=model.predict_proba(features)[:, 1]

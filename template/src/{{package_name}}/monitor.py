@@ -47,6 +47,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_sc
 
 from .batches import BATCH_COLUMN
 from .data import ID_COLUMN, LABEL_COLUMN
+from .feature_source import labelled_features, model_uri_for_evaluation
 from .features import FEATURE_COLUMNS, NUMERIC_FEATURES, split_train_holdout
 from .lineage import read_lineage
 from .platform import Platform
@@ -418,13 +419,14 @@ def load_baseline(platform: Platform, version: str) -> pd.DataFrame:
     """
     settings = platform.settings
     training_data = read_lineage(MlflowClient(), settings.registered_model_name, version)
-    features = platform.read_table(training_data.table, version=training_data.version)
-    train, _ = split_train_holdout(features, settings.data.holdout_fraction)
+    labelled = labelled_features(platform, training_data.table, training_data.version)
+    train, _ = split_train_holdout(labelled, settings.data.holdout_fraction)
     sample = sample_rows(
         train.select(ID_COLUMN, *FEATURE_COLUMNS), settings.monitoring.max_rows, settings.data.seed
     )
     baseline = sample.toPandas()
-    model = mlflow.pyfunc.load_model(version_uri(settings.registered_model_name, version))
+    uri = version_uri(settings.registered_model_name, version)
+    model = mlflow.pyfunc.load_model(model_uri_for_evaluation(uri))
     baseline[PREDICTION_COLUMN] = np.asarray(model.predict(baseline[list(FEATURE_COLUMNS)]))
     return baseline.astype({PREDICTION_COLUMN: "int32"})
 

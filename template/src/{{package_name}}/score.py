@@ -12,19 +12,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import mlflow
 from mlflow import MlflowClient
 from pyspark.sql import functions as F
 
 from .batches import BATCH_COLUMN, batch_ids, unscored
 from .data import ID_COLUMN
-from .features import FEATURE_COLUMNS, InputSchemaError, build_features, check_input_columns
+from .feature_source import PREDICTION_COLUMN, check_scoring_input, score_batch
+from .features import FEATURE_COLUMNS
 from .platform import Platform
 from .registry import CHAMPION, version_for_alias, version_uri
 
 logger = logging.getLogger(__name__)
 
-PREDICTION_COLUMN = "prediction"
 MODEL_VERSION_COLUMN = "model_version"
 SCORED_AT_COLUMN = "scored_at"
 
@@ -66,9 +65,7 @@ def score(platform: Platform) -> ScoringResult:
     platform.configure_mlflow()
     name = settings.registered_model_name
     batch = platform.read_table(settings.source_table("scoring_input"))
-    check_input_columns(batch)
-    if BATCH_COLUMN not in batch.columns:
-        raise InputSchemaError(f"Input data rejected: missing column {BATCH_COLUMN!r} (string).")
+    check_scoring_input(batch)
     table = settings.table(settings.tables.predictions)
     pending = unscored(platform, batch, table).cache()
     new_batches = tuple(batch_ids(pending))
@@ -77,14 +74,12 @@ def score(platform: Platform) -> ScoringResult:
         return ScoringResult(table=table, rows=0, model_version=None)
 
     version = champion_version(MlflowClient(), name)
-    predict = mlflow.pyfunc.spark_udf(
-        platform.spark, version_uri(name, version), env_manager="local", result_type="long"
-    )
-    predictions = build_features(pending).select(
+    scored = score_batch(platform, pending, version_uri(name, version))
+    predictions = scored.select(
         BATCH_COLUMN,
         ID_COLUMN,
         *FEATURE_COLUMNS,
-        predict(F.struct(*FEATURE_COLUMNS)).cast("int").alias(PREDICTION_COLUMN),
+        F.col(PREDICTION_COLUMN).cast("int").alias(PREDICTION_COLUMN),
         F.lit(version).alias(MODEL_VERSION_COLUMN),
         F.current_timestamp().alias(SCORED_AT_COLUMN),
     )

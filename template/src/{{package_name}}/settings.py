@@ -231,6 +231,16 @@ class ServingSettings(_Section):
         return bool(self.endpoint_name) and self.challenger_traffic_percent > 0
 
 
+class FeatureStoreSettings(_Section):
+    """The feature store's label table (``feature_store.py``); features stay in ``tables.features``.
+
+    ``training_labels`` holds each training outcome with the time it was observed, which is the
+    moment its features are looked up as of.
+    """
+
+    training_labels: str
+
+
 class Settings(_Section):
     """Everything a pipeline step needs to know about the environment it runs in."""
 
@@ -250,6 +260,7 @@ class Settings(_Section):
     promotion: PromotionPolicy
     monitoring: MonitoringSettings
     serving: ServingSettings | None = None  # None: batch scoring only
+    feature_store: FeatureStoreSettings | None = None  # None: features in a plain table
 
     @model_validator(mode="after")
     def _no_generated_data_in_production(self) -> Settings:

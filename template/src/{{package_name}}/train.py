@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline
 from .data import LABEL_COLUMN
 from .data_checks import DataCheckError, DataCheckResult, check_training_data
 from .explain import feature_importance, log_feature_importance
+from .feature_source import labelled_features, log_model, training_table
 from .features import FEATURE_COLUMNS, split_train_holdout
 from .lineage import Lineage, TrainingData, current_git_commit, log_training_input, record_lineage
 from .model import SKOPS_TRUSTED_TYPES, fit_model
@@ -53,6 +54,7 @@ class TrainingResult:
 
 
 def log_and_register(
+    platform: Platform,
     model: Pipeline,
     train: pd.DataFrame,
     params: ModelParams,
@@ -79,16 +81,16 @@ def log_and_register(
     importance = feature_importance(model, train, seed)
     log_feature_importance(importance)
     example = features.head(5)
-    info = mlflow.sklearn.log_model(
+    version = log_model(
+        platform,
         model,
-        name="model",
+        lineage.training_data.version,
         signature=infer_signature(example, model.predict(example)),
         input_example=example,
         registered_model_name=registered_model_name,
         pip_requirements=MODEL_REQUIREMENTS,
         skops_trusted_types=SKOPS_TRUSTED_TYPES,
     )
-    version = str(info.registered_model_version)
     client = MlflowClient()
     record_lineage(client, registered_model_name, version, lineage)
     client.update_model_version(
@@ -139,15 +141,16 @@ def require_valid_data(frame: pd.DataFrame, checks: DataChecks) -> DataCheckResu
 
 
 def load_training_split(platform: Platform) -> tuple[pd.DataFrame, TrainingData]:
-    """Load the training part of the feature table as pandas (the model fits on one machine).
+    """Load the training part of the labelled features as pandas (the model fits on one machine).
 
-    The table's current Delta version is read and pinned, so the record names exactly these rows.
+    The training table's current Delta version is read and pinned, so the record names exactly
+    these rows.
     """
     settings = platform.settings
-    table = settings.table(settings.tables.features)
+    table = training_table(settings)
     version = platform.table_version(table)
-    features = platform.read_table(table, version=version)
-    train, _ = split_train_holdout(features, settings.data.holdout_fraction)
+    labelled = labelled_features(platform, table, version)
+    train, _ = split_train_holdout(labelled, settings.data.holdout_fraction)
     frame = train.toPandas()
     return frame, TrainingData(table, version, len(frame))
 
@@ -179,6 +182,7 @@ def train(
         data_check = require_valid_data(train_frame, settings.data_checks)
         model = fit_model(train_frame, params, settings.data.seed)
         result = log_and_register(
+            platform,
             model,
             train_frame,
             params,

@@ -21,6 +21,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
 from .evaluate import SliceScore, evaluate_version, slice_scores
+from .feature_source import labelled_features, training_table
 from .features import split_train_holdout
 from .model_card import markdown_table, record_validation
 from .platform import Platform
@@ -125,10 +126,10 @@ def card_section(report: ValidationReport, gate: SliceGate) -> str:
 
 
 def load_holdout(platform: Platform) -> pd.DataFrame:
-    """Load the holdout part of the feature table as pandas: the same rows for every version."""
+    """Load the holdout part of the labelled features as pandas: the same rows for every version."""
     settings = platform.settings
-    features = platform.read_table(settings.table(settings.tables.features))
-    _, holdout = split_train_holdout(features, settings.data.holdout_fraction)
+    labelled = labelled_features(platform, training_table(settings), version=None)
+    _, holdout = split_train_holdout(labelled, settings.data.holdout_fraction)
     return holdout.toPandas()
 
 

@@ -1,0 +1,147 @@
+"""The template repository's own GitHub workflows (.github/workflows/) meet the bar the generated
+projects' workflows meet (tests/test_cicd.py, with the same helpers):
+
+- they pass the GitHub workflow schema and `zizmor --offline` without findings, and every action
+  is pinned to a full commit SHA with its release in a comment;
+- ci.yml's slow matrix runs every slow test exactly once: one job per answer set of
+  tests/support.py, on the Python that answer set answers, and one job for the other slow tests;
+- the bundle schema ci.yml checks against .github/bundle-schema.sha256 comes from the Databricks
+  CLI version it installs, and is the schema the bundle tests use here (when one is given).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from bundle_checks import SCHEMA_ENV
+from cicd_checks import (
+    SCHEMAS,
+    ZIZMOR_OPTIONS,
+    action_references,
+    load_yaml,
+    unpinned_actions,
+)
+from support import ANSWER_SETS, REPO_ROOT, TOOLS_BIN, run
+
+WORKFLOWS_DIR = REPO_ROOT / ".github" / "workflows"
+WORKFLOWS = sorted(WORKFLOWS_DIR.glob("*.yml"))
+CI_WORKFLOW = WORKFLOWS_DIR / "ci.yml"
+SCHEMA_CHECKSUM = REPO_ROOT / ".github" / "bundle-schema.sha256"
+SETUP_CLI = "databricks/setup-cli@"
+
+
+def test_the_repository_has_its_ci_workflow() -> None:
+    assert CI_WORKFLOW in WORKFLOWS
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
+def test_workflow_matches_the_github_workflow_schema(workflow: Path) -> None:
+    result = run(
+        [TOOLS_BIN / "check-jsonschema", *SCHEMAS["github_actions"], workflow],
+        cwd=REPO_ROOT,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.report()
+
+
+def test_zizmor_finds_nothing_in_the_workflows() -> None:
+    result = run([TOOLS_BIN / "zizmor", *ZIZMOR_OPTIONS, WORKFLOWS_DIR], cwd=REPO_ROOT, timeout=300)
+    assert result.returncode == 0, result.report()
+    assert "No findings" in result.output, result.report()
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
+def test_actions_are_pinned_to_commits(workflow: Path) -> None:
+    text = workflow.read_text(encoding="utf-8")
+    assert action_references(text)
+    assert unpinned_actions(text) == []
+
+
+# --- The slow tests' matrix ---------------------------------------------------------------------
+
+
+def _slow_matrix() -> list[dict[str, Any]]:
+    return load_yaml(CI_WORKFLOW)["jobs"]["slow-tests"]["strategy"]["matrix"]["include"]
+
+
+def _collected(*args: str) -> list[str]:
+    """The ids of the tests pytest selects with these arguments (collection only)."""
+    result = run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+        cwd=REPO_ROOT,
+        timeout=300,
+        echo=False,
+    )
+    assert result.returncode == 0, result.report()
+    return [line for line in result.output.splitlines() if "::" in line]
+
+
+def test_slow_matrix_has_a_job_per_answer_set_on_its_python() -> None:
+    copier = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
+    default_python = copier["python_version"]["default"]
+    entries = {entry["tests"]: entry for entry in _slow_matrix()}
+    assert set(entries) == {a.id for a in ANSWER_SETS} | {"others"}
+    for answer_set in ANSWER_SETS:
+        entry = entries[answer_set.id]
+        assert entry["select"] == answer_set.id
+        assert entry["python"] == answer_set.data.get("python_version", default_python)
+
+
+def test_slow_matrix_runs_every_slow_test_exactly_once() -> None:
+    every_slow_test = _collected("-m", "slow")
+    assert every_slow_test
+    selected = []
+    for entry in _slow_matrix():
+        tests = _collected("-m", "slow", "-k", entry["select"])
+        assert tests, f"the slow job {entry['tests']!r} selects no test"
+        selected += tests
+    assert sorted(selected) == sorted(every_slow_test)
+
+
+# --- The bundle schema --------------------------------------------------------------------------
+
+
+def _pinned_checksum() -> str:
+    lines = [
+        line
+        for line in SCHEMA_CHECKSUM.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert len(lines) == 1, lines
+    match = re.fullmatch(r"([0-9a-f]{64})  bundle-schema\.json", lines[0])
+    assert match, f"{SCHEMA_CHECKSUM}: not `<sha256>  bundle-schema.json`: {lines[0]}"
+    return match.group(1)
+
+
+def test_the_schema_checksum_is_of_the_cli_version_ci_installs() -> None:
+    _pinned_checksum()
+    steps = [
+        step
+        for job in load_yaml(CI_WORKFLOW)["jobs"].values()
+        for step in job.get("steps", [])
+        if str(step.get("uses", "")).startswith(SETUP_CLI)
+    ]
+    assert len(steps) == 1, "one job installs the Databricks CLI"
+    version = str(steps[0]["with"]["version"])
+    references = action_references(CI_WORKFLOW.read_text(encoding="utf-8"))
+    release = [rest for action, rest in references if action.startswith(SETUP_CLI)]
+    assert release == [f" # v{version}"], "the action's release installs the same CLI version"
+    assert f"Databricks CLI {version}," in SCHEMA_CHECKSUM.read_text(encoding="utf-8")
+
+
+def test_the_bundle_tests_use_the_pinned_schema() -> None:
+    configured = os.environ.get(SCHEMA_ENV)
+    if not configured:
+        pytest.skip(f"{SCHEMA_ENV} is not set (.ci/run and CI set it)")
+    digest = hashlib.sha256(Path(configured).read_bytes()).hexdigest()
+    assert digest == _pinned_checksum(), (
+        f"{configured} is not the schema {SCHEMA_CHECKSUM.name} pins: a new Databricks CLI "
+        "version? Update the checksum and the version in .github/workflows/ci.yml together."
+    )
