@@ -1,13 +1,26 @@
-"""Measure what a user waits for: rendering, installing, the local lifecycle, the project's tests.
+"""Benchmark the template's performance figures next to their floors, measured in the same run.
 
-Run with the template's venv (`scripts/bootstrap` creates it):
+    .venv/bin/python scripts/benchmark.py [--runs 3] [--rows 100000 1000000] [--output DIR]
 
-    .venv/bin/python scripts/benchmark.py [--renders 5] [--keep]
+Each figure is run several times and reported as median, min and max, beside its floor and the
+ratio of the medians (a noisy machine moves seconds more than ratios):
 
-Prints a table and writes the numbers, with the machine they were taken on, to
-`.benchmarks/benchmark-<UTC time>.json` (git-ignored). This is a measurement, not a test: nothing
-here passes or fails on time. The install is timed with whatever uv's cache holds; the first one on
-a machine downloads PySpark and MLflow and is much slower than the ones after it.
+- render: `copier copy` with default answers, against a plain Jinja render of the same tree with
+  the same answers;
+- update: `copier update` of a project across three template commits;
+- help: `<project> --help`;
+- unit tests: `pytest tests/unit` of the rendered project;
+- lifecycle: `run-pipeline --env local` on a fresh `.local`, against the sum of the steps' own
+  work (Spark's start once, the fit, the champion's evaluation);
+- scoring at each row count: the score step's Spark path, against bare `pyfunc.predict` on the
+  same rows in pandas;
+- monitoring at each row count: every metric of one window.
+
+The table is printed and written, with the raw seconds and the machine, to
+DIR/benchmark-<commit>.md and .json (default DIR: `.benchmarks/`, git-ignored). This is a
+measurement, not a test: nothing here passes or fails on a number. The project is installed from
+uv's cache; the first install on a machine downloads PySpark and MLflow. The monitoring step end
+to end, on a scored inference window, has its own script: scripts/benchmark_monitoring.py.
 """
 
 from __future__ import annotations
@@ -22,16 +35,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / "tests"))  # the helpers the tests use, so both measure alike
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
 
+import copier  # noqa: E402
+import jinja2  # noqa: E402
+from copier.errors import DirtyLocalWarning  # noqa: E402
 from support import (  # noqa: E402
-    DEFAULT_ANSWERS,
     GIT_IDENTITY,
     git_commit_all,
     install_project,
@@ -39,100 +55,223 @@ from support import (  # noqa: E402
     run,
     user_env,
 )
+from template_repo import (  # noqa: E402
+    commit_all,
+    snapshot_template,
+    start_project,
+    update_project,
+)
 
-T = TypeVar("T")
-
-
-def timed(action: Callable[[], T]) -> tuple[float, T]:
-    """Seconds `action` took, and what it returned."""
-    start = time.perf_counter()
-    value = action()
-    return time.perf_counter() - start, value
-
-
-def template_revision() -> str:
-    """The template commit measured, marked `+dirty` when the work tree has local changes."""
-
-    def git(*args: str) -> str:
-        proc = subprocess.run(
-            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False
-        )
-        return proc.stdout.strip() if proc.returncode == 0 else ""
-
-    commit = git("rev-parse", "--short", "HEAD") or "no-commit"
-    return commit + ("+dirty" if git("status", "--porcelain") else "")
+PROBE = ROOT / "scripts" / "benchmark_probe.py"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--renders", type=int, default=5, help="renders to take the median of")
-    parser.add_argument("--keep", action="store_true", help="keep the rendered project")
-    options = parser.parse_args()
-    os.environ.update(GIT_IDENTITY)
+@dataclass(frozen=True)
+class Figure:
+    """One row: the project's seconds per run, and its floor's (if it has one)."""
 
-    workdir = Path(tempfile.mkdtemp(prefix="template-benchmark-"))
-    seconds: dict[str, float] = {}
-    failed: dict[str, int] = {}  # a failed command's time is recorded, but flagged
+    name: str
+    seconds: list[float]
+    floor: list[float] | None = None
+    target_ratio: float | None = None
+
+    def row(self) -> str:
+        median = statistics.median(self.seconds)
+        cells = [self.name, f"{median:.2f}", f"{min(self.seconds):.2f}", f"{max(self.seconds):.2f}"]
+        if self.floor:
+            floor = statistics.median(self.floor)
+            cells += [f"{floor:.2f}", f"{median / floor:.1f}x"]
+        else:
+            cells += ["", ""]
+        cells.append(f"<= {self.target_ratio}x" if self.target_ratio else "")
+        return "| " + " | ".join(cells) + " |"
+
+
+HEADER = (
+    "| Figure | Median s | Min s | Max s | Floor s | Ratio | Target ratio |\n"
+    "|---|---|---|---|---|---|---|"
+)
+
+
+def timed(action: Callable[[], object], runs: int) -> list[float]:
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+@contextmanager
+def scratch() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="template-benchmark-"))
     try:
-        render_times = [
-            timed(lambda i=i: render(workdir / f"render-{i}", DEFAULT_ANSWERS.data))[0]
-            for i in range(options.renders)
-        ]
-        seconds["render (copier copy, median)"] = statistics.median(render_times)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
-        project = workdir / "project"
-        rendered = render(project, DEFAULT_ANSWERS.data)
-        git_commit_all(project, "Start from the template", echo=False)
-        seconds["install (uv venv + pip install -e .[dev])"], installed = timed(
-            lambda: install_project(rendered, echo=False)
-        )
 
-        env = user_env()
-        pipeline = [installed.bin(rendered.slug), "run-pipeline", "--env", "local"]
-        commands = {
-            "lifecycle (run-pipeline --env local, fresh)": pipeline,
-            "lifecycle again (existing state)": pipeline,
-            "project test suite (pytest)": [installed.bin("pytest"), "-q"],
-        }
-        shutil.rmtree(project / ".local", ignore_errors=True)
-        for name, command in commands.items():
-            seconds[name], result = timed(
-                lambda c=command: run(c, cwd=project, env=env, echo=False)
+def plain_jinja_render(
+    template: Path, dst: Path, env: jinja2.Environment, context: dict[str, object]
+) -> None:
+    """What copier's render costs at least: every path and `.jinja` file through Jinja (with
+    copier's environment, for its filters), written out; no questions, no git, no answers file."""
+    source_root = template / "template"
+    for source in sorted(source_root.rglob("*")):
+        if source.is_dir():
+            continue
+        relative = env.from_string(str(source.relative_to(source_root))).render(context)
+        relative = relative.removesuffix(".jinja") if source.suffix == ".jinja" else relative
+        if not relative or relative.startswith("/") or relative.endswith("/") or "//" in relative:
+            continue  # a conditional name that rendered empty: not in this project
+        target = dst / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.suffix == ".jinja":
+            text = env.from_string(source.read_text(encoding="utf-8")).render(context)
+            target.write_text(text, encoding="utf-8")
+        else:
+            shutil.copyfile(source, target)
+
+
+def render_figure(runs: int) -> Figure:
+    def copy() -> copier.Worker:
+        with scratch() as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore", DirtyLocalWarning)
+            return copier.run_copy(str(ROOT), tmp / "p", defaults=True, vcs_ref="HEAD", quiet=True)
+
+    worker = copy()
+    # The full context copier rendered with (answers and computed values); a private method,
+    # acceptable in a benchmark.
+    context, env = worker._render_context(), worker.jinja_env
+
+    def plain() -> None:
+        with scratch() as tmp:
+            plain_jinja_render(ROOT, tmp / "p", env, dict(context))
+
+    return Figure("copier copy vs plain Jinja", timed(copy, runs), timed(plain, runs), 3.0)
+
+
+def update_figure(runs: int) -> Figure:
+    """`copier update` from a tagged release across three later commits of the template."""
+    seconds = []
+    for _ in range(runs):
+        with scratch() as tmp:
+            template = snapshot_template(tmp / "template")
+            commit_all(template, "v1")
+            subprocess.run(["git", "tag", "v1"], cwd=template, check=True)
+            for number in (2, 3, 4):
+                makefile = template / "template" / "Makefile.jinja"
+                makefile.write_text(makefile.read_text() + f"# change {number}\n")
+                commit_all(template, f"change {number}")
+            subprocess.run(["git", "tag", "v2"], cwd=template, check=True)
+            project = start_project(template, tmp / "project", "v1")
+            start = time.perf_counter()
+            update_project(project, "v2")
+            seconds.append(time.perf_counter() - start)
+    return Figure("copier update across 3 commits", seconds)
+
+
+def probe(project: Path, package: str, *args: str) -> dict[str, list[float]]:
+    result = run(
+        [project / ".venv" / "bin" / "python", PROBE, package, *args],
+        cwd=project,
+        env=user_env(),
+        timeout=3600,
+        echo=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(result.report())
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def command_seconds(project: Path, args: list[str | Path], runs: int) -> list[float]:
+    def once() -> None:
+        result = run(args, cwd=project, env=user_env(), timeout=3600, echo=False)
+        if result.returncode != 0:
+            raise RuntimeError(result.report())
+
+    return timed(once, runs)
+
+
+def project_figures(runs: int, row_counts: list[int]) -> list[Figure]:
+    figures = []
+    with scratch() as tmp:
+        rendered = render(tmp / "project", {})
+        git_commit_all(rendered.path, "Start from the template", echo=False)
+        install = time.perf_counter()
+        installed = install_project(rendered, echo=False)
+        figures.append(Figure("install (uv, warm cache)", [time.perf_counter() - install]))
+        project, package, slug = rendered.path, rendered.package, rendered.slug
+        cli = installed.bin(slug)
+        figures.append(Figure("--help", command_seconds(project, [cli, "--help"], max(runs, 5))))
+        pytest = installed.bin("pytest")
+        unit = [pytest, "-q", "-p", "no:cacheprovider", "tests/unit"]
+        figures.append(Figure("unit tests", command_seconds(project, unit, runs)))
+
+        def fresh_pipeline() -> None:
+            shutil.rmtree(project / ".local", ignore_errors=True)
+            result = run(
+                [cli, "run-pipeline", "--env", "local"],
+                cwd=project,
+                env=user_env(),
+                timeout=3600,
+                echo=False,
             )
             if result.returncode != 0:
-                failed[name] = result.returncode
-                print(result.report(tail=60), file=sys.stderr)
-    finally:
-        if not options.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+                raise RuntimeError(result.report())
 
-    width = max(len(name) for name in seconds)
-    print(f"\n{'measurement':<{width}}  seconds")
-    for name, value in seconds.items():
-        flag = f"  FAILED (exit {failed[name]})" if name in failed else ""
-        print(f"{name:<{width}}  {value:7.1f}{flag}")
+        lifecycle = timed(fresh_pipeline, runs)
+        floor = probe(project, package, "lifecycle-floor", "--runs", str(runs))
+        floor_seconds = [
+            floor["spark_start"][0] + fit + evaluate
+            for fit, evaluate in zip(floor["fit"], floor["evaluate"], strict=True)
+        ]
+        figures.append(Figure("run-pipeline (fresh .local)", lifecycle, floor_seconds))
+        for rows in row_counts:
+            scores = probe(project, package, "scoring", "--rows", str(rows), "--runs", str(runs))
+            figures.append(
+                Figure(f"scoring {rows:,} rows", scores["score_path"], scores["bare_predict"], 2.0)
+            )
+        for rows in row_counts:
+            monitored = probe(project, package, "monitoring", "--rows", str(rows), "--runs", "1")
+            figures.append(Figure(f"monitoring {rows:,} rows", monitored["monitoring"]))
+    return figures
 
-    record = {
-        "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "template_revision": template_revision(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "render_runs": [round(s, 3) for s in render_times],
-        "seconds": {name: round(value, 2) for name, value in seconds.items()},
-        "failed": failed,
+
+def commit() -> str:
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=ROOT, text=True, capture_output=True, check=True
+    ).stdout.strip()
+    return f"{head}-dirty" if dirty else head
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--output", type=Path, default=ROOT / ".benchmarks")
+    args = parser.parse_args()
+    os.environ.update(GIT_IDENTITY)
+    figures = [render_figure(args.runs), update_figure(args.runs)]
+    figures += project_figures(args.runs, args.rows)
+    measured = commit()
+    table = "\n".join([HEADER, *(figure.row() for figure in figures)])
+    print(f"Benchmark of {measured} ({args.runs} runs each):\n\n{table}")
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / f"benchmark-{measured}.md").write_text(table + "\n", encoding="utf-8")
+    raw = {
+        "commit": measured,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "figures": {f.name: {"seconds": f.seconds, "floor": f.floor} for f in figures},
     }
-    out_dir = REPO_ROOT / ".benchmarks"
-    out_dir.mkdir(exist_ok=True)
-    out = out_dir / f"benchmark-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwritten to {out.relative_to(REPO_ROOT)}")
-    if options.keep:
-        print(f"project kept in {workdir / 'project'}")
-    return 1 if failed else 0
+    (args.output / f"benchmark-{measured}.json").write_text(json.dumps(raw, indent=2) + "\n")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -50,6 +50,19 @@ CI_LOCATIONS = (
     "azure-pipelines.yml",
 )
 
+# The scheduled job that proposes template updates (`copier check-update`, `copier update`), where a
+# platform has one. GitLab and Azure DevOps projects get none: their docs/updating.md says what to
+# schedule. Every such job must check that the template has a release tag before copier runs:
+# without one, copier falls back to the template's latest commit.
+UPDATE_JOB_FILES: Mapping[str, tuple[str, ...]] = {
+    "github_actions": (".github/workflows/template-update.yml",),
+    "azure_devops": (),
+    "gitlab": (),
+    "none": (),
+}
+COPIER_UPDATE_COMMANDS = ("copier check-update", "copier update")
+RELEASE_TAGS_CHECK = "git ls-remote --tags"
+
 # Commands a job may run besides `make`: preparing the runner image, nothing of the project.
 RUNNER_SETUP: Mapping[str, frozenset[str]] = {
     "github_actions": frozenset(),
@@ -217,17 +230,32 @@ def azure_commands(pipeline: Mapping[str, Any]) -> Iterator[CiCommand]:
                 yield from (CiCommand(name, line, env) for line in lines)
 
 
-def ci_commands(project: Path, platform: str) -> list[CiCommand]:
-    """Every command line that the platform's pipeline runs."""
+def file_commands(project: Path, platform: str, rel: str) -> list[CiCommand]:
+    """Every command line of one CI file of the platform, in the order its jobs run them."""
     readers = {
         "github_actions": github_commands,
         "gitlab": gitlab_commands,
         "azure_devops": azure_commands,
     }
+    return list(readers[platform](load_yaml(project / rel)))
+
+
+def ci_commands(project: Path, platform: str) -> list[CiCommand]:
+    """Every command line that the platform's pipeline runs."""
     commands: list[CiCommand] = []
     for rel in CI_FILES[platform]:
-        commands.extend(readers[platform](load_yaml(project / rel)))
+        commands.extend(file_commands(project, platform, rel))
     return commands
+
+
+def ci_files(project: Path, platform: str) -> list[str]:
+    """Every CI file a rendered project has for its platform: the pipeline, and on GitHub each
+    workflow (the template update job's too)."""
+    files = set(CI_FILES[platform])
+    if platform == "github_actions":
+        workflows = project / ".github" / "workflows"
+        files |= {path.relative_to(project).as_posix() for path in workflows.glob("*.yml")}
+    return sorted(files)
 
 
 @dataclass(frozen=True)

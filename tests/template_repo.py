@@ -120,10 +120,11 @@ def copy_project(
 
 
 def update_project(
-    project: Path, ref: str, data: Mapping[str, Any] | None = None, *, trust: bool = False
+    project: Path, ref: str | None, data: Mapping[str, Any] | None = None, *, trust: bool = False
 ) -> copier.Worker:
-    """`copier update` to a tag, keeping previous answers, with inline conflict markers (copier's
-    default, stated here because the tests rely on it). `trust` only where migrations run."""
+    """`copier update` to a tag (`None`: copier's default, the newest release tag, as a project's
+    update job runs it), keeping previous answers, with inline conflict markers (copier's default,
+    stated here because the tests rely on it). `trust` only where migrations run."""
     return copier.run_update(
         dst_path=project,
         data=dict(data or {}),

@@ -37,11 +37,14 @@ from bundle_checks import for_target, load_bundle, resolve
 from cicd_checks import (
     CI_FILES,
     CI_LOCATIONS,
+    COPIER_UPDATE_COMMANDS,
     DEPLOY_BRANCH_FROM,
     PLATFORMS,
     PULL_REQUEST_JOBS,
+    RELEASE_TAGS_CHECK,
     RUNNER_SETUP,
     SCHEMAS,
+    UPDATE_JOB_FILES,
     ZIZMOR_OPTIONS,
     CiCommand,
     FakeDatabricks,
@@ -51,8 +54,10 @@ from cicd_checks import (
     azure_jobs,
     azure_steps,
     ci_commands,
+    ci_files,
     console_scripts,
     dev_distributions,
+    file_commands,
     gitlab_jobs,
     load_yaml,
     make_calls,
@@ -63,6 +68,7 @@ from support import (
     ANSWER_SETS,
     ANSWERS_FILE,
     DEFAULT_ANSWERS,
+    GIT_IDENTITY,
     TOOLS_BIN,
     AnswerSet,
     Rendered,
@@ -1054,6 +1060,142 @@ def test_azure_devops_uses_the_answered_python_with_java_17(azure_project: Rende
         if s.get("task") == "JavaToolInstaller@0"
     ]
     assert java == ["17"]
+
+
+# --- The template update job: releases only ----------------------------------------------------
+
+
+def _update_jobs(rendered: Rendered) -> dict[tuple[str, str], list[str]]:
+    """The command lines of every CI job that runs copier's update commands, by (file, job)."""
+    chosen = platform_of(rendered)
+    if chosen == "none":
+        return {}
+    jobs: dict[tuple[str, str], list[str]] = {}
+    for rel in ci_files(rendered.path, chosen):
+        for command in file_commands(rendered.path, chosen, rel):
+            jobs.setdefault((rel, command.job), []).append(command.line)
+    return {
+        key: lines
+        for key, lines in jobs.items()
+        if any(update in line for line in lines for update in COPIER_UPDATE_COMMANDS)
+    }
+
+
+def test_update_jobs_check_for_a_release_tag_before_copier_runs(project: Rendered) -> None:
+    """Without a release tag copier proposes the template's latest commit, so every job that runs
+    `copier check-update` or `copier update` first lists the template's tags, and never picks
+    a ref of its own (copier's default is the newest release tag). Platforms without such a job
+    tell their teams to check the same in the pipeline they schedule."""
+    chosen = platform_of(project)
+    jobs = _update_jobs(project)
+    assert {rel for rel, _ in jobs} == set(UPDATE_JOB_FILES[chosen])
+    for (rel, job), lines in jobs.items():
+        first_copier = next(
+            index
+            for index, line in enumerate(lines)
+            if any(update in line for update in COPIER_UPDATE_COMMANDS)
+        )
+        assert any(RELEASE_TAGS_CHECK in line for line in lines[:first_copier]), (
+            f"{rel}: job {job} runs copier before checking that the template has a release tag"
+        )
+        assert not [line for line in lines if "copier" in line and "--vcs-ref" in line], (
+            f"{rel}: job {job} picks the template ref itself"
+        )
+    guide = (project.path / "docs" / "updating.md").read_text(encoding="utf-8")
+    assert "never to commits made to the template" in guide
+    if chosen in {"gitlab", "azure_devops"}:
+        assert RELEASE_TAGS_CHECK in guide
+    if jobs:
+        assert "The job proposes tagged releases only." in guide
+
+
+def _release_check_script(rendered: Rendered) -> str:
+    """The step of the GitHub update workflow that checks the template's release tags."""
+    (rel,) = UPDATE_JOB_FILES["github_actions"]
+    workflow = load_yaml(rendered.path / rel)
+    (script,) = [
+        step["run"]
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        if RELEASE_TAGS_CHECK in step.get("run", "")
+    ]
+    return script
+
+
+def _answers_with_source(rendered: Rendered, src_path: str) -> str:
+    """The render's own answers file, with `_src_path` written as given (quoted or not)."""
+    lines = (rendered.path / ANSWERS_FILE).read_text(encoding="utf-8").splitlines()
+    (index,) = [i for i, line in enumerate(lines) if line.startswith("_src_path:")]
+    lines[index] = f"_src_path: {src_path}"
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("template_tags", "src_path", "found"),
+    [
+        ((), "{template}", "The template '{template}' has no release yet (no tag vX.Y.Z)"),
+        (("nightly", "v1"), "{template}", "has no release yet"),
+        (("v0.1.0",), "{template}", "The template's newest release is v0.1.0."),
+        (("v0.9.0", "v0.10.0"), "'{template}'", "The template's newest release is v0.10.0."),
+        (("v0.1.0",), "gh:example-org/ml-template", "newest release is v0.1.0"),
+        ((), "gh:example-org/ml-template", "has no release yet"),
+        (("v0.1.0",), "{template}-moved", "Cannot list the tags of the template repository"),
+    ],
+    ids=[
+        "no-tags",
+        "no-release-tags",
+        "released",
+        "quoted-numeric-order",
+        "gh-shorthand-released",
+        "gh-shorthand-unreleased",
+        "unreadable",
+    ],
+)
+def test_github_update_job_refuses_a_template_without_releases(
+    default_render: Rendered,
+    tmp_path: Path,
+    template_tags: tuple[str, ...],
+    src_path: str,
+    found: str,
+) -> None:
+    """The check runs as the job's shell runs it, on the project's answers file, against a local
+    template repository (the `gh:` shorthand reaches it through git's url.insteadOf)."""
+    assert platform_of(default_render) == "github_actions"
+    template = tmp_path / "template"
+    template.mkdir()
+    git(template, "init", "--quiet")
+    commit_all(template, "The template")
+    for tag in template_tags:
+        git(template, "tag", tag)
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    answers = _answers_with_source(default_render, src_path.format(template=template))
+    (workdir / ANSWERS_FILE).write_text(answers, encoding="utf-8")
+    script = tmp_path / "step.sh"
+    script.write_text(_release_check_script(default_render), encoding="utf-8")
+    env = {
+        **os.environ,
+        **GIT_IDENTITY,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"url.{template}.insteadOf",
+        "GIT_CONFIG_VALUE_0": "https://github.com/example-org/ml-template",
+    }
+
+    # GitHub runs `run:` steps with `bash --noprofile --norc -eo pipefail {0}`.
+    result = run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", script],
+        cwd=workdir,
+        env=env,
+        timeout=60,
+    )
+
+    assert found.format(template=template) in result.output, result.report()
+    released = "newest release" in found
+    assert (result.returncode == 0) == released, result.report()
+    if not released:
+        assert "::error::" in result.output
 
 
 # --- Adding CI later ----------------------------------------------------------------------------

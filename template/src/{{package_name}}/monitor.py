@@ -36,6 +36,8 @@ from typing import Literal
 import mlflow
 import numpy as np
 import pandas as pd
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.errors import DatabricksError
 from mlflow import MlflowClient
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -49,6 +51,7 @@ from .batches import BATCH_COLUMN
 from .data import ID_COLUMN, LABEL_COLUMN
 from .feature_source import labelled_features, model_uri_for_evaluation
 from .features import FEATURE_COLUMNS, NUMERIC_FEATURES, split_train_holdout
+from .lakehouse import QualityMonitorError, default_drift_metrics_table, drift_metrics_table
 from .lineage import read_lineage
 from .platform import Platform
 from .registry import set_version_tags, version_uri
@@ -74,8 +77,6 @@ DRIFT_METRICS = frozenset(
         "lakehouse_js_distance",
     }
 )
-# Lakehouse Monitoring writes its drift metrics next to the monitored table, with this suffix.
-LAKEHOUSE_DRIFT_SUFFIX = "_drift_metrics"
 
 METRICS_SCHEMA = T.StructType(
     [
@@ -467,10 +468,9 @@ def lakehouse_drift(platform: Platform) -> list[Metric]:
     column, window, slice and model version; the largest drift over model versions counts.
     Measures that the service does not (or no longer) write are skipped instead of failing the run.
     """
-    settings = platform.settings
-    limits = settings.monitoring
-    table = settings.table(settings.tables.predictions) + LAKEHOUSE_DRIFT_SUFFIX
-    if not platform.table_exists(table):
+    limits = platform.settings.monitoring
+    table = lakehouse_drift_table(platform)
+    if table is None or not platform.table_exists(table):
         return []
     drift = platform.read_table(table)
     measures = [
@@ -501,6 +501,28 @@ def lakehouse_drift(platform: Platform) -> list[Metric]:
         for name, _, limit in available
         if row[name] is not None
     ]
+
+
+def lakehouse_drift_table(platform: Platform) -> str | None:
+    """Return the table of Lakehouse Monitoring's drift on the inference table; None: no monitor.
+
+    On Databricks the monitor's configuration names it. Locally there is no service, and the
+    table is looked for where the service puts it by default. If the monitor cannot be read, the
+    default name is tried too: Lakehouse drift adds to the step's own metrics, it must not stop it.
+    """
+    settings = platform.settings
+    predictions = settings.table(settings.tables.predictions)
+    if settings.is_local:
+        return default_drift_metrics_table(predictions)
+    try:
+        return drift_metrics_table(WorkspaceClient(), predictions)
+    except (DatabricksError, QualityMonitorError) as error:
+        logger.warning(
+            "Could not read the quality monitor on %s (%s); trying its default drift table.",
+            predictions,
+            error,
+        )
+        return default_drift_metrics_table(predictions)
 
 
 # --- Recording the outcome ------------------------------------------------------------------------
