@@ -56,7 +56,7 @@ TRAINING_STEPS = ("ingest", "features", "train", "validate", "approval_champion"
 SUBCOMMANDS = {"approval_champion": "check-approval"}
 
 # Which Python each serverless environment version and Databricks Runtime (LTS) runs.
-SERVERLESS_PYTHON = {"2": "3.11", "3": "3.12", "4": "3.12"}
+SERVERLESS_PYTHON = {"2": "3.11", "3": "3.12", "4": "3.12", "5": "3.12"}
 RUNTIME_PYTHON = {"15.4": "3.11", "16.4": "3.12", "17.3": "3.12"}
 # What a node type ID looks like on each cloud.
 NODE_TYPE_PATTERN = {

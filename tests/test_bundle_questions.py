@@ -223,7 +223,7 @@ def test_classic_compute_defaults_to_a_node_type_of_the_cloud(
 
 @pytest.mark.parametrize(
     ("python_version", "environment", "runtime"),
-    [("3.11", "2", "15.4.x-cpu-ml-scala2.12"), ("3.12", "3", "17.3.x-cpu-ml-scala2.13")],
+    [("3.11", "2", "15.4.x-cpu-ml-scala2.12"), ("3.12", "5", "17.3.x-cpu-ml-scala2.13")],
 )
 def test_python_version_picks_serverless_environment_and_runtime(
     python_version: str, environment: str, runtime: str, tmp_path: Path

@@ -8,13 +8,16 @@ them on the same pytest-xdist worker (`--dist loadgroup`, as `scripts/test` runs
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 from support import (
     ANSWER_SETS,
     AnswerSet,
@@ -127,6 +130,44 @@ def assert_first_run_names_version_1_champion(
 @pytest.mark.parametrize("answer_set", BY_ANSWER_SET)
 def test_install_leaves_git_clean(answer_set: AnswerSet, installed: InstallFn) -> None:
     assert_git_clean(installed(answer_set), after="`pip install -e '.[dev]'`")
+
+
+@pytest.mark.parametrize("answer_set", BY_ANSWER_SET)
+def test_local_install_resolves_inside_the_bounds_of_the_jobs_runtime(
+    answer_set: AnswerSet, installed: InstallFn
+) -> None:
+    # pyproject.toml bounds the runtime dependencies, and PySpark, to the runtime that runs the
+    # jobs (tests/test_dependencies.py): what the project's own tests run on must lie inside them.
+    project = installed(answer_set)
+    pyproject = tomllib.loads((project.path / "pyproject.toml").read_text(encoding="utf-8"))
+    requirements = [Requirement(line) for line in pyproject["project"]["dependencies"]]
+    requirements += [
+        requirement
+        for requirement in map(Requirement, pyproject["project"]["optional-dependencies"]["dev"])
+        if requirement.name == "pyspark"
+    ]
+    script = (
+        "import json, sys\n"
+        "from importlib.metadata import version\n"
+        "print('INSTALLED', json.dumps({name: version(name) for name in sys.argv[1:]}))"
+    )
+    names = [requirement.name for requirement in requirements]
+    result = run(
+        [project.bin("python"), "-c", script, *names],
+        cwd=project.path,
+        env=user_env(),
+        timeout=300,
+    )
+    assert_ok(result)
+    found = re.search(r"^INSTALLED (.*)$", result.output, re.MULTILINE)
+    assert found, result.report()
+    versions = json.loads(found.group(1))
+    outside = {
+        f"{requirement.name}{requirement.specifier}": versions[requirement.name]
+        for requirement in requirements
+        if not requirement.specifier.contains(versions[requirement.name], prereleases=True)
+    }
+    assert outside == {}, f"installed outside the runtime's bounds: {outside}"
 
 
 @pytest.mark.parametrize("answer_set", BY_ANSWER_SET)

@@ -16,9 +16,12 @@ from .data import LABEL_COLUMN
 from .features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, NUMERIC_FEATURES
 from .settings import ModelParams
 
-# skops, MLflow's safe serialization format, loads only the types it is told to trust; the fitted
-# trees of HistGradientBoosting are the one type in this pipeline that it does not trust already.
-SKOPS_TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+# How MLflow stores the fitted model, passed wherever a model is logged or saved, so that a version
+# logged on this machine and one logged by a Databricks job are the same kind of artifact. Left to
+# itself MLflow picks per place: its newer releases default to skops off Databricks and cloudpickle
+# on it, and the MLflow that Databricks ships (3.8 on serverless environment 5) has no skops at all.
+# cloudpickle runs code when a model is loaded: load models only from your own registry.
+SERIALIZATION_FORMAT = "cloudpickle"
 
 
 def build_model(params: ModelParams, seed: int) -> Pipeline:

@@ -653,6 +653,12 @@ def local_spark_session() -> SparkSession:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.session.timeZone", "UTC")
+        # pandas to and from Spark through Arrow, as on Databricks (Spark Connect, which serverless
+        # runs, always converts through Arrow): column types survive the trip (int32 stays int).
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # Batch scoring hands the model 100,000 rows per call instead of 10,000: on 1,000,000
+        # rows the Spark UDF path took 13-14 s instead of 43-46 s (bare predict: 6-10 s).
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "100000")
         .getOrCreate()
     )
     # The JVM's own warnings follow the "pyspark" logger: quiet unless the command is verbose.

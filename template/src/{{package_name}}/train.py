@@ -26,7 +26,7 @@ from .explain import feature_importance, log_feature_importance
 from .feature_source import labelled_features, log_model, training_table
 from .features import FEATURE_COLUMNS, split_train_holdout
 from .lineage import Lineage, TrainingData, current_git_commit, log_training_input, record_lineage
-from .model import SKOPS_TRUSTED_TYPES, fit_model
+from .model import SERIALIZATION_FORMAT, fit_model
 from .model_card import MODEL_CARD, training_card
 from .platform import Platform
 from .settings import DataChecks, ModelParams
@@ -89,7 +89,7 @@ def log_and_register(
         input_example=example,
         registered_model_name=registered_model_name,
         pip_requirements=MODEL_REQUIREMENTS,
-        skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        serialization_format=SERIALIZATION_FORMAT,
     )
     client = MlflowClient()
     record_lineage(client, registered_model_name, version, lineage)
