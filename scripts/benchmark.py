@@ -180,7 +180,9 @@ def probe(project: Path, package: str, *args: str) -> dict[str, list[float]]:
     )
     if result.returncode != 0:
         raise RuntimeError(result.report())
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    # The probe prints its JSON on one line; warnings may come before or after it.
+    (line,) = [line for line in result.output.splitlines() if line.startswith("{")][-1:]
+    return json.loads(line)
 
 
 def command_seconds(project: Path, args: list[str | Path], runs: int) -> list[float]:
