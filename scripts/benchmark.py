@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +63,8 @@ from template_repo import (  # noqa: E402
 )
 
 PROBE = ROOT / "scripts" / "benchmark_probe.py"
+sys.path.insert(0, str(PROBE.parent))
+from benchmark_probe import timed  # noqa: E402  (one timing loop for both sides)
 
 
 @dataclass(frozen=True)
@@ -90,15 +92,6 @@ HEADER = (
     "| Figure | Median s | Min s | Max s | Floor s | Ratio | Target ratio |\n"
     "|---|---|---|---|---|---|---|"
 )
-
-
-def timed(action: Callable[[], object], runs: int) -> list[float]:
-    seconds = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        seconds.append(time.perf_counter() - start)
-    return seconds
 
 
 @contextmanager
@@ -170,28 +163,23 @@ def update_figure(runs: int) -> Figure:
     return Figure("copier update across 3 commits", seconds)
 
 
-def probe(project: Path, package: str, *args: str) -> dict[str, list[float]]:
-    result = run(
-        [project / ".venv" / "bin" / "python", PROBE, package, *args],
-        cwd=project,
-        env=user_env(),
-        timeout=3600,
-        echo=False,
-    )
+def run_in(project: Path, args: list[str | Path]) -> str:
+    """Run a command in the project as its user would; return its output, raise if it fails."""
+    result = run(args, cwd=project, env=user_env(), timeout=3600, echo=False)
     if result.returncode != 0:
         raise RuntimeError(result.report())
+    return result.output
+
+
+def probe(project: Path, package: str, *args: str) -> dict[str, list[float]]:
+    output = run_in(project, [project / ".venv" / "bin" / "python", PROBE, package, *args])
     # The probe prints its JSON on one line; warnings may come before or after it.
-    (line,) = [line for line in result.output.splitlines() if line.startswith("{")][-1:]
+    (line,) = [line for line in output.splitlines() if line.startswith("{")][-1:]
     return json.loads(line)
 
 
 def command_seconds(project: Path, args: list[str | Path], runs: int) -> list[float]:
-    def once() -> None:
-        result = run(args, cwd=project, env=user_env(), timeout=3600, echo=False)
-        if result.returncode != 0:
-            raise RuntimeError(result.report())
-
-    return timed(once, runs)
+    return timed(lambda: run_in(project, args), runs)
 
 
 def project_figures(runs: int, row_counts: list[int]) -> list[Figure]:
@@ -211,15 +199,7 @@ def project_figures(runs: int, row_counts: list[int]) -> list[Figure]:
 
         def fresh_pipeline() -> None:
             shutil.rmtree(project / ".local", ignore_errors=True)
-            result = run(
-                [cli, "run-pipeline", "--env", "local"],
-                cwd=project,
-                env=user_env(),
-                timeout=3600,
-                echo=False,
-            )
-            if result.returncode != 0:
-                raise RuntimeError(result.report())
+            run_in(project, [cli, "run-pipeline", "--env", "local"])
 
         lifecycle = timed(fresh_pipeline, runs)
         floor = probe(project, package, "lifecycle-floor", "--runs", str(runs))
