@@ -189,7 +189,8 @@ def project_figures(runs: int, row_counts: list[int]) -> list[Figure]:
         git_commit_all(rendered.path, "Start from the template", echo=False)
         install = time.perf_counter()
         installed = install_project(rendered, echo=False)
-        figures.append(Figure("install (uv, warm cache)", [time.perf_counter() - install]))
+        seconds = time.perf_counter() - install
+        figures.append(Figure("install (uv, warm cache, compiled)", [seconds]))
         project, package, slug = rendered.path, rendered.package, rendered.slug
         cli = installed.bin(slug)
         figures.append(Figure("--help", command_seconds(project, [cli, "--help"], max(runs, 5))))

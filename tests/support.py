@@ -369,13 +369,17 @@ def install_project(rendered: Rendered, *, echo: bool = True) -> InstalledProjec
     """Create the project's venv with the template venv's uv and install it with its dev extras.
 
     Always the current interpreter: whatever `python_version` was answered, no other Python can be
-    downloaded here. uv's cache makes every install after the first one fast.
+    downloaded here. uv's cache makes every install after the first one fast. The installed
+    modules are compiled as `pip install` compiles them: where PYTHONDONTWRITEBYTECODE is set (as
+    on CI machines), every process, Spark's Python workers included, would otherwise compile
+    MLflow's and PySpark's sources again (3-4 s of a worker's start).
     """
     uv = TOOLS_BIN / "uv"
     env = user_env()
+    install = ["--python", ".venv/bin/python", "--compile-bytecode", "-e", ".[dev]"]
     for args in (
         [uv, "venv", "--quiet", "--python", sys.executable, ".venv"],
-        [uv, "pip", "install", "--quiet", "--python", ".venv/bin/python", "-e", ".[dev]"],
+        [uv, "pip", "install", "--quiet", *install],
     ):
         result = run(args, cwd=rendered.path, env=env, timeout=1800, echo=echo)
         if result.returncode != 0:

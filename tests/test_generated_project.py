@@ -56,6 +56,18 @@ ENV_CHOICES = "{local,dev,test,staging,prod}"
 
 # The tasks of the training job, in the order resources/model_training_job.yml runs them.
 TRAINING_TASKS = ("ingest", "features", "train", "validate", "approval_champion", "deploy")
+# A log line of a library the project's console keeps quiet unless --verbose: MLflow's own format
+# ("2026/11/30 15:15:12 INFO alembic.runtime.migration: ...") or logging's default one.
+LIBRARY_LOG_LINE = re.compile(
+    r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d )?(DEBUG|INFO|WARNING):? (mlflow|alembic|py4j|urllib3)\b",
+    re.MULTILINE,
+)
+# Each long step announces its parts as they start.
+PROGRESS_LINES = (
+    "train 3/4: fitting the model on",
+    "score 2/2: scoring",
+    "monitor 3/4: comparing",
+)
 
 
 @pytest.fixture(scope="session")
@@ -220,6 +232,10 @@ def test_local_pipeline_runs_and_names_a_champion(
 
     assert_ok(result)
     assert_first_run_names_version_1_champion(project, result)
+    library_lines = LIBRARY_LOG_LINE.findall(result.output)
+    assert not library_lines, f"library log lines without --verbose: {library_lines}"
+    for line in PROGRESS_LINES:
+        assert line in result.output, f"no progress line {line!r}\n{result.report()}"
     state = project.path / ".local"
     assert state.is_dir() and any(state.iterdir()), "the local run keeps its state in .local/"
     assert_git_clean(project, after="run-pipeline --env local", before=before)

@@ -54,6 +54,7 @@ from .features import FEATURE_COLUMNS, NUMERIC_FEATURES, split_train_holdout
 from .lakehouse import QualityMonitorError, default_drift_metrics_table, drift_metrics_table
 from .lineage import read_lineage
 from .platform import Platform
+from .progress import StepProgress
 from .registry import set_version_tags, version_uri
 from .report import format_value, write_report
 from .score import MODEL_VERSION_COLUMN, PREDICTION_COLUMN, SCORED_AT_COLUMN
@@ -612,7 +613,9 @@ def monitor(platform: Platform, *, now: datetime | None = None) -> MonitoringRes
     settings = platform.settings
     computed_at = now or datetime.now(UTC)
     window = MonitoringWindow.ending_at(computed_at, settings.monitoring.window_hours)
-    found = recent_predictions(platform, window)
+    progress = StepProgress("monitor", parts=4)
+    with progress.part(f"reading the predictions of {window}"):
+        found = recent_predictions(platform, window)
     if isinstance(found, str):
         platform.publish_task_value("retraining_needed", False)
         message = f"Nothing to monitor: {found}. No metrics were written."
@@ -621,18 +624,23 @@ def monitor(platform: Platform, *, now: datetime | None = None) -> MonitoringRes
 
     version, predictions = found
     platform.configure_mlflow()
-    current = sample_rows(
-        with_labels(platform, predictions), settings.monitoring.max_rows, settings.data.seed
-    ).toPandas()
-    baseline = load_baseline(platform, version)
-    metrics = compute_metrics(baseline, current, settings.monitoring) + lakehouse_drift(platform)
+    sample_size = settings.monitoring.max_rows
+    with progress.part(f"joining labels and sampling up to {sample_size:,} rows"):
+        current = sample_rows(
+            with_labels(platform, predictions), sample_size, settings.data.seed
+        ).toPandas()
+    with progress.part(f"comparing {len(current):,} predictions with the baseline"):
+        baseline = load_baseline(platform, version)
+        metrics = compute_metrics(baseline, current, settings.monitoring)
+        metrics += lakehouse_drift(platform)
     result = MonitoringResult(window, version, tuple(metrics))
 
-    report_dir = report_directory(settings, computed_at)
-    report = write_report(report_dir, settings.registered_model_name, result, baseline, current)
-    run_id = log_monitoring_run(settings, version, result, report_dir)
-    write_baseline_table(platform, baseline, version, computed_at)
-    table = append_metrics(platform, metrics, window, version, computed_at)
+    with progress.part("writing the report and the metrics"):
+        report_dir = report_directory(settings, computed_at)
+        report = write_report(report_dir, settings.registered_model_name, result, baseline, current)
+        run_id = log_monitoring_run(settings, version, result, report_dir)
+        write_baseline_table(platform, baseline, version, computed_at)
+        table = append_metrics(platform, metrics, window, version, computed_at)
     platform.publish_task_value("retraining_needed", result.retraining_needed)
 
     verdict = "retraining needed" if result.retraining_needed else "within thresholds"

@@ -650,7 +650,9 @@ def local_spark_session() -> SparkSession:
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
+        # Spark's progress bar for long stages (scoring a large table): only in a terminal, as it
+        # redraws its line with carriage returns.
+        .config("spark.ui.showConsoleProgress", str(sys.stderr.isatty()).lower())
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.session.timeZone", "UTC")
         # pandas to and from Spark through Arrow, as on Databricks (Spark Connect, which serverless

@@ -20,6 +20,7 @@ from .data import ID_COLUMN
 from .feature_source import PREDICTION_COLUMN, check_scoring_input, score_batch
 from .features import FEATURE_COLUMNS
 from .platform import Platform
+from .progress import StepProgress
 from .registry import CHAMPION, version_for_alias, version_uri
 
 logger = logging.getLogger(__name__)
@@ -64,27 +65,30 @@ def score(platform: Platform) -> ScoringResult:
     settings = platform.settings
     platform.configure_mlflow()
     name = settings.registered_model_name
-    batch = platform.read_table(settings.source_table("scoring_input"))
-    check_scoring_input(batch)
     table = settings.table(settings.tables.predictions)
-    pending = unscored(platform, batch, table).cache()
-    new_batches = tuple(batch_ids(pending))
+    progress = StepProgress("score", parts=2)
+    with progress.part(f"finding the batches that have no predictions in {table}"):
+        batch = platform.read_table(settings.source_table("scoring_input"))
+        check_scoring_input(batch)
+        pending = unscored(platform, batch, table).cache()
+        new_batches = tuple(batch_ids(pending))
+        rows = pending.count() if new_batches else 0
     if not new_batches:
         logger.info("Every batch already has predictions in %s: nothing to score", table)
         return ScoringResult(table=table, rows=0, model_version=None)
 
     version = champion_version(MlflowClient(), name)
-    scored = score_batch(platform, pending, version_uri(name, version))
-    predictions = scored.select(
-        BATCH_COLUMN,
-        ID_COLUMN,
-        *FEATURE_COLUMNS,
-        F.col(PREDICTION_COLUMN).cast("int").alias(PREDICTION_COLUMN),
-        F.lit(version).alias(MODEL_VERSION_COLUMN),
-        F.current_timestamp().alias(SCORED_AT_COLUMN),
-    )
-    platform.write_table(predictions, table, mode="append")
-    rows = pending.count()
+    with progress.part(f"scoring {rows:,} new rows with version {version}"):
+        scored = score_batch(platform, pending, version_uri(name, version))
+        predictions = scored.select(
+            BATCH_COLUMN,
+            ID_COLUMN,
+            *FEATURE_COLUMNS,
+            F.col(PREDICTION_COLUMN).cast("int").alias(PREDICTION_COLUMN),
+            F.lit(version).alias(MODEL_VERSION_COLUMN),
+            F.current_timestamp().alias(SCORED_AT_COLUMN),
+        )
+        platform.write_table(predictions, table, mode="append")
     logger.info(
         "Appended %d predictions of %s version %s for batches %s to %s",
         rows,

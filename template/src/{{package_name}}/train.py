@@ -29,6 +29,7 @@ from .lineage import Lineage, TrainingData, current_git_commit, log_training_inp
 from .model import SERIALIZATION_FORMAT, fit_model
 from .model_card import MODEL_CARD, training_card
 from .platform import Platform
+from .progress import StepProgress
 from .settings import DataChecks, ModelParams
 
 logger = logging.getLogger(__name__)
@@ -176,21 +177,27 @@ def train(
     settings = platform.settings
     platform.configure_mlflow()
     params = params or settings.model
-    train_frame, training_data = load_training_split(platform)
-    lineage = lineage_of(platform, training_data, git_commit)
+    progress = StepProgress("train", parts=4)
+    with progress.part(f"loading the training rows of {training_table(settings)}"):
+        train_frame, training_data = load_training_split(platform)
+        lineage = lineage_of(platform, training_data, git_commit)
+    rows = len(train_frame)
     with mlflow.start_run(run_name="train"):
-        data_check = require_valid_data(train_frame, settings.data_checks)
-        model = fit_model(train_frame, params, settings.data.seed)
-        result = log_and_register(
-            platform,
-            model,
-            train_frame,
-            params,
-            settings.registered_model_name,
-            lineage,
-            data_check,
-            settings.data.seed,
-        )
+        with progress.part(f"checking {rows:,} rows against the data checks"):
+            data_check = require_valid_data(train_frame, settings.data_checks)
+        with progress.part(f"fitting the model on {rows:,} rows"):
+            model = fit_model(train_frame, params, settings.data.seed)
+        with progress.part("explaining, logging and registering the model"):
+            result = log_and_register(
+                platform,
+                model,
+                train_frame,
+                params,
+                settings.registered_model_name,
+                lineage,
+                data_check,
+                settings.data.seed,
+            )
     platform.publish_task_value("model_version", result.version)
     logger.info("Registered %s version %s", result.model_name, result.version)
     return result
