@@ -234,6 +234,7 @@ def test_local_pipeline_runs_and_names_a_champion(
     assert_first_run_names_version_1_champion(project, result)
     library_lines = LIBRARY_LOG_LINE.findall(result.output)
     assert not library_lines, f"library log lines without --verbose: {library_lines}"
+    assert "default log4j profile" not in result.output, "Spark's banner: its log4j config unused"
     for line in PROGRESS_LINES:
         assert line in result.output, f"no progress line {line!r}\n{result.report()}"
     state = project.path / ".local"

@@ -62,6 +62,8 @@ PACKAGE = __package__ or "pipeline"
 # Unity Catalog table's property. It overwrites no table without the mark.
 CREATED_BY = f"created by {PACKAGE}"
 CREATED_BY_PROPERTY = f"{PACKAGE}.created_by"
+# The local Spark driver's log configuration, packaged beside this module.
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties").as_uri()
 
 
 class TableNotFoundError(LookupError):
@@ -650,6 +652,7 @@ def local_spark_session() -> SparkSession:
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG4J_CONFIG}")
         # Spark's progress bar for long stages (scoring a large table): only in a terminal, as it
         # redraws its line with carriage returns.
         .config("spark.ui.showConsoleProgress", str(sys.stderr.isatty()).lower())
