@@ -376,10 +376,10 @@ def install_project(rendered: Rendered, *, echo: bool = True) -> InstalledProjec
     """
     uv = TOOLS_BIN / "uv"
     env = user_env()
-    install = ["--python", ".venv/bin/python", "--compile-bytecode", "-e", ".[dev]"]
+    editable_dev_install = ["--compile-bytecode", "--python", ".venv/bin/python", "-e", ".[dev]"]
     for args in (
         [uv, "venv", "--quiet", "--python", sys.executable, ".venv"],
-        [uv, "pip", "install", "--quiet", *install],
+        [uv, "pip", "install", "--quiet", *editable_dev_install],
     ):
         result = run(args, cwd=rendered.path, env=env, timeout=1800, echo=echo)
         if result.returncode != 0:
