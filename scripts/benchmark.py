@@ -9,7 +9,8 @@ ratio of the medians (a noisy machine moves seconds more than ratios):
   the same answers;
 - update: `copier update` of a project across three template commits;
 - help: `<project> --help`;
-- unit tests: `pytest tests/unit` of the rendered project;
+- unit tests: the rendered project's unit layer (`make test-unit`: the unit tests that need no
+  Spark), and its Spark layer (`make test-spark`) beside it;
 - lifecycle: `run-pipeline --env local` on a fresh `.local`, against the sum of the steps' own
   work (Spark's start once, the fit, the champion's evaluation);
 - scoring at each row count: the score step's Spark path, against bare `pyfunc.predict` on the
@@ -195,8 +196,11 @@ def project_figures(runs: int, row_counts: list[int]) -> list[Figure]:
         cli = installed.bin(slug)
         figures.append(Figure("--help", command_seconds(project, [cli, "--help"], max(runs, 5))))
         pytest = installed.bin("pytest")
-        unit = [pytest, "-q", "-p", "no:cacheprovider", "tests/unit"]
-        figures.append(Figure("unit tests", command_seconds(project, unit, runs)))
+        unit_tests = [pytest, "-q", "-p", "no:cacheprovider", "tests/unit"]
+        unit = [*unit_tests, "-m", "not spark"]
+        figures.append(Figure("unit tests (no Spark)", command_seconds(project, unit, runs)))
+        spark = [*unit_tests, "-m", "spark"]
+        figures.append(Figure("unit tests with Spark", command_seconds(project, spark, runs)))
 
         def fresh_pipeline() -> None:
             shutil.rmtree(project / ".local", ignore_errors=True)

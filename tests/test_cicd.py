@@ -270,6 +270,7 @@ def test_every_platform_runs_the_same_flow(ci_project: Rendered) -> None:
         ("install", None),
         ("lint", None),
         ("test-unit", None),
+        ("test-spark", None),
         ("test-integration", None),
         ("databricks-cli", None),
         ("bundle-validate", "test"),

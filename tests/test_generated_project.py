@@ -62,6 +62,8 @@ LIBRARY_LOG_LINE = re.compile(
     r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d )?(DEBUG|INFO|WARNING):? (mlflow|alembic|py4j|urllib3)\b",
     re.MULTILINE,
 )
+# A JAVA_HOME that holds no Java: Spark cannot start under it.
+NO_JAVA = "/nonexistent-java-home"
 # Each long step announces its parts as they start.
 PROGRESS_LINES = (
     "train 3/4: fitting the model on",
@@ -203,9 +205,16 @@ def test_project_test_suite_passes(
 ) -> None:
     project = installed(answer_set)
     before = set(git_untracked_or_changed(project.path))
+    # The unit layer needs no Java: with JAVA_HOME pointing nowhere, any test that started Spark
+    # would fail.
+    no_java = user_env(JAVA_HOME=NO_JAVA)
+    unit = run(["make", "test-unit"], cwd=project.path, env=no_java, timeout=900)
+    assert_ok(unit)
+    assert re.search(r"\d+ passed, \d+ deselected", unit.output), unit.report()
+
     report = tmp_path / "junit.xml"
     result = run(
-        [project.bin("pytest"), f"--junitxml={report}"],
+        [project.bin("pytest"), "-m", "spark or integration", f"--junitxml={report}"],
         cwd=project.path,
         env=user_env(),
         timeout=2400,
@@ -215,7 +224,7 @@ def test_project_test_suite_passes(
     classnames = {case.get("classname", "") for case in ET.parse(report).iter("testcase")}
     for kind in ("unit", "integration"):
         assert any(name.startswith(f"tests.{kind}.") for name in classnames), (
-            f"`pytest` in the project ran no test from tests/{kind}"
+            f"the Spark and integration layers ran no test from tests/{kind}"
         )
     assert_git_clean(project, after="the project's test suite", before=before)
 
