@@ -193,6 +193,13 @@ def copier_config(template: Path = REPO_ROOT) -> dict[str, Any]:
     return loaded
 
 
+def name_list(name: str, template: Path = REPO_ROOT) -> list[str]:
+    """One of copier.yml's constant name lists, as copier reads it: a string parsed as YAML."""
+    names = yaml.safe_load(copier_config(template)[name]["default"])
+    assert isinstance(names, list), f"{name} must parse as a list"
+    return [str(entry) for entry in names]
+
+
 def skip_patterns(template: Path = REPO_ROOT) -> list[str]:
     """The `_skip_if_exists` entries of a template's copier.yml."""
     return [str(entry) for entry in copier_config(template).get("_skip_if_exists", [])]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from support import REPO_ROOT, Invalid, is_python_identifier_safe, render
+from template_repo import name_list
 
 NAME_CHARS = (
     "The project name must start with a letter and contain only letters, digits, spaces, "
@@ -389,7 +390,7 @@ def test_standard_library_constant_is_the_oldest_supported_pythons() -> None:
     """copier.yml cannot import `sys`: its list must be the public module names of Python 3.11's
     standard library; later versions only removed modules."""
     config = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
-    listed = config["stdlib_module_names"]["default"]
+    listed = name_list("stdlib_module_names")
     oldest = min(config["python_version"]["choices"], key=lambda v: tuple(map(int, v.split("."))))
     assert oldest == "3.11"
     running = {name for name in sys.stdlib_module_names if not name.startswith("_")}
@@ -403,10 +404,9 @@ def test_standard_library_constant_is_the_oldest_supported_pythons() -> None:
 def test_python_keywords_constant_is_pythons() -> None:
     """copier.yml cannot import `keyword`: its list must be Python's, and every keyword must also
     be a reserved package name."""
-    config = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
-    listed = config["python_keywords"]["default"]
+    listed = name_list("python_keywords")
     assert sorted(listed) == sorted(k for k in keyword.kwlist if k.islower())
-    assert set(listed) <= set(config["reserved_package_names"]["default"])
+    assert set(listed) <= set(name_list("reserved_package_names"))
 
 
 def test_longest_valid_name_derives_valid_names(tmp_path: Path) -> None:
@@ -464,6 +464,10 @@ def test_overridden_names_are_kept_and_drive_the_schema(tmp_path: Path) -> None:
             {"cloud": "azure", "prod_workspace_url": "https://adb-1.2.databricks.azure.us"},
             id="azure-us-gov-workspace",
         ),
+        # The name lists are matched by whole names: "heap" is only part of "heapq", "clas" of
+        # "class", "data" of "databricks".
+        pytest.param({"package_name": "heap", "project_slug": "clas"}, id="part-of-a-module-name"),
+        pytest.param({"package_name": "data"}, id="part-of-a-reserved-name"),
         # ".", "-" and "/" inside a branch name are fine; so is ".lock" not at a name's end.
         pytest.param(
             {"default_branch": "develop/v1.2-rc", "release_branch": "release/2025.lockdown"},

@@ -20,7 +20,6 @@ from packaging.specifiers import SpecifierSet
 from support import (
     ANSWER_SETS,
     ANSWERS_FILE,
-    REPO_ROOT,
     TOOLS_BIN,
     AnswerSet,
     Rendered,
@@ -30,6 +29,7 @@ from support import (
     render,
     run,
 )
+from template_repo import name_list
 
 # Answers that may legitimately appear in no rendered file, each with the reason. An answer that
 # appears nowhere is usually a question the template forgot to use; add it here only when it is
@@ -182,9 +182,7 @@ def test_reserved_package_names_include_every_module_the_project_imports(
     assert {"mlflow", "pyspark", "pytest", "yaml", "uuid", "json"} <= possible, (
         f"the import scan found too little: {sorted(possible)}"
     )
-    config = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
-    reserved = set(config["reserved_package_names"]["default"])
-    reserved |= set(config["stdlib_module_names"]["default"])
+    reserved = set(name_list("reserved_package_names")) | set(name_list("stdlib_module_names"))
     assert sorted(possible - reserved) == [], "imported modules missing from reserved_package_names"
 
 
