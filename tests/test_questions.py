@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from support import REPO_ROOT, Invalid, is_python_identifier_safe, render
-from template_repo import name_list
+from support import Invalid, is_python_identifier_safe, render
+from template_repo import copier_config, name_list
 
 NAME_CHARS = (
     "The project name must start with a letter and contain only letters, digits, spaces, "
@@ -389,7 +388,7 @@ def test_names_derive_slug_package_and_schema(
 def test_standard_library_constant_is_the_oldest_supported_pythons() -> None:
     """copier.yml cannot import `sys`: its list must be the public module names of Python 3.11's
     standard library; later versions only removed modules."""
-    config = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
+    config = copier_config()
     listed = name_list("stdlib_module_names")
     oldest = min(config["python_version"]["choices"], key=lambda v: tuple(map(int, v.split("."))))
     assert oldest == "3.11"
