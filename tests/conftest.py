@@ -16,8 +16,12 @@ from support import (
     GIT_IDENTITY,
     REPO_ROOT,
     AnswerSet,
+    InstalledProject,
+    InstallFn,
     Rendered,
     RenderFn,
+    git_commit_all,
+    install_project,
     render,
 )
 
@@ -70,3 +74,31 @@ def rendered(answer_set: AnswerSet, render_answers: RenderFn) -> Rendered:
 def default_render(render_answers: RenderFn) -> Rendered:
     """The session's render with every default answer (read-only)."""
     return render_answers(DEFAULT_ANSWERS)
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> InstallFn:
+    """Render, commit and install a project per answer set, once per worker session.
+
+    Its own render, not the shared read-only one: installing and running write into the project.
+    Tests that use it carry their answer set's `on_its_worker` mark, so that one install serves
+    them all.
+    """
+    cache: dict[str, InstalledProject] = {}
+    failures: dict[str, str] = {}  # a failed setup is reported once per test, not retried
+
+    def get(answer_set: AnswerSet) -> InstalledProject:
+        if answer_set.id in failures:
+            pytest.fail(f"setting up the project failed earlier:\n{failures[answer_set.id]}")
+        if answer_set.id not in cache:
+            dst = tmp_path_factory.mktemp(f"project-{answer_set.id}") / "project"
+            try:
+                rendered = render(dst, answer_set.data)
+                git_commit_all(dst, "Start from the template")
+                cache[answer_set.id] = install_project(rendered)
+            except (RuntimeError, ValueError) as exc:
+                failures[answer_set.id] = str(exc)
+                raise
+        return cache[answer_set.id]
+
+    return get

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import copier
+import pytest
 from copier.errors import DirtyLocalWarning
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -365,23 +366,48 @@ class InstalledProject:
         return self.path / ".venv" / "bin" / name
 
 
+# Whether this process has installed a project from the package index yet (see install_project).
+_index_consulted = False
+
+
 def install_project(rendered: Rendered, *, echo: bool = True) -> InstalledProject:
     """Create the project's venv with the template venv's uv and install it with its dev extras.
 
     Always the current interpreter: whatever `python_version` was answered, no other Python can be
-    downloaded here. uv's cache makes every install after the first one fast. The installed
-    modules are compiled as `pip install` compiles them: where PYTHONDONTWRITEBYTECODE is set (as
-    on CI machines), every process, Spark's Python workers included, would otherwise compile
-    MLflow's and PySpark's sources again (3-4 s of a worker's start).
+    downloaded here. The installed modules are compiled as `pip install` compiles them: where
+    PYTHONDONTWRITEBYTECODE is set (as on CI machines), every process, Spark's Python workers
+    included, would otherwise compile MLflow's and PySpark's sources again (3-4 s of a worker's
+    start).
+
+    The first install of a test process asks the package index, so that the tests run on the
+    releases a user gets today. Later installs try uv's cache alone first (`--offline`), and ask
+    the index only when the cache lacks something: an index that answers uv's revalidation as
+    "modified" (as some mirrors do) costs a download and a build of PySpark's source archive per
+    install, about 30 s.
     """
+    global _index_consulted
     uv = TOOLS_BIN / "uv"
     env = user_env()
-    editable_dev_install = ["--compile-bytecode", "--python", ".venv/bin/python", "-e", ".[dev]"]
-    for args in (
-        [uv, "venv", "--quiet", "--python", sys.executable, ".venv"],
-        [uv, "pip", "install", "--quiet", *editable_dev_install],
-    ):
-        result = run(args, cwd=rendered.path, env=env, timeout=1800, echo=echo)
-        if result.returncode != 0:
-            raise RuntimeError(result.report())
+    venv = run([uv, "venv", "--quiet", "--python", sys.executable, ".venv"], rendered.path, env)
+    if venv.returncode != 0:
+        raise RuntimeError(venv.report())
+    install = [uv, "pip", "install", "--quiet", "--compile-bytecode"]
+    install += ["--python", ".venv/bin/python", "-e", ".[dev]"]
+    if _index_consulted:
+        cached = run([*install, "--offline"], rendered.path, env, timeout=1800, echo=False)
+        if cached.returncode == 0:
+            return InstalledProject(rendered)
+    result = run(install, cwd=rendered.path, env=env, timeout=1800, echo=echo)
+    if result.returncode != 0:
+        raise RuntimeError(result.report())
+    _index_consulted = True
     return InstalledProject(rendered)
+
+
+InstallFn = Callable[[AnswerSet], InstalledProject]
+
+
+def on_its_worker(answer_set: AnswerSet) -> pytest.MarkDecorator:
+    """Keep an answer set's slow tests on one pytest-xdist worker (scripts/test distributes with
+    `--dist loadgroup`), where they share the project the `installed` fixture installs once."""
+    return pytest.mark.xdist_group(answer_set.id)

@@ -71,9 +71,9 @@ from support import (
     GIT_IDENTITY,
     TOOLS_BIN,
     AnswerSet,
+    InstallFn,
     Rendered,
-    git_commit_all,
-    install_project,
+    on_its_worker,
     run,
     user_env,
 )
@@ -1226,14 +1226,17 @@ def test_adding_ci_later_with_copier_update_matches_a_fresh_render(tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_ci_lint_step_passes_on_a_rendered_project(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "answer_set",
+    [pytest.param(DEFAULT_ANSWERS, id=DEFAULT_ANSWERS.id, marks=on_its_worker(DEFAULT_ANSWERS))],
+)
+def test_ci_lint_step_passes_on_a_rendered_project(
+    answer_set: AnswerSet, installed: InstallFn
+) -> None:
     """`make lint` as CI runs it: the project's pre-commit hooks from its own venv, on a fresh,
-    committed render. (The project's own tests run in test_generated_project.py.)"""
-    from support import render
-
-    rendered = render(tmp_path / "project", {})
-    git_commit_all(rendered.path, "Start from the template", echo=False)
-    project = install_project(rendered, echo=False)
+    committed render. (The project's own tests run in test_generated_project.py, on the same
+    installed project.)"""
+    project = installed(answer_set)
     env = user_env()
     # No stray tools: make must find pre-commit, ruff and the hooks in the project's venv.
     env["PATH"] = os.pathsep.join(["/usr/local/bin", "/usr/bin", "/bin"])

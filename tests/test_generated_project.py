@@ -2,8 +2,8 @@
 into its own venv with `pip install -e '.[dev]'` (here: uv), its own test suite passes and its
 whole lifecycle runs locally, offline, and leaves nothing untracked behind.
 
-Slow (Spark, MLflow, installs). Tests of one answer set share one install; `xdist_group` keeps
-them on the same pytest-xdist worker (`--dist loadgroup`, as `scripts/test` runs).
+Slow (Spark, MLflow, installs). Tests of one answer set share one install (the `installed`
+fixture, tests/conftest.py) and run on one pytest-xdist worker (`on_its_worker`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import re
 import shutil
 import tomllib
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,19 +22,16 @@ from support import (
     AnswerSet,
     CommandResult,
     InstalledProject,
-    git_commit_all,
+    InstallFn,
     git_untracked_or_changed,
-    install_project,
-    render,
+    on_its_worker,
     run,
     user_env,
 )
 
 pytestmark = pytest.mark.slow
 
-InstallFn = Callable[[AnswerSet], InstalledProject]
-
-BY_ANSWER_SET = [pytest.param(a, id=a.id, marks=pytest.mark.xdist_group(a.id)) for a in ANSWER_SETS]
+BY_ANSWER_SET = [pytest.param(a, id=a.id, marks=on_its_worker(a)) for a in ANSWER_SETS]
 # A second run on existing state costs a pipeline run; once (default answers) is enough.
 DEFAULT_ONLY = [p for p in BY_ANSWER_SET if p.id == "default"]
 
@@ -70,32 +66,6 @@ PROGRESS_LINES = (
     "score 2/2: scoring",
     "monitor 3/4: comparing",
 )
-
-
-@pytest.fixture(scope="session")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> InstallFn:
-    """Render, commit and install a project per answer set, once per worker session.
-
-    Its own render, not the shared read-only one: installing and running write into the project.
-    """
-    cache: dict[str, InstalledProject] = {}
-    failures: dict[str, str] = {}  # a failed setup is reported once per test, not retried
-
-    def get(answer_set: AnswerSet) -> InstalledProject:
-        if answer_set.id in failures:
-            pytest.fail(f"setting up the project failed earlier:\n{failures[answer_set.id]}")
-        if answer_set.id not in cache:
-            dst = tmp_path_factory.mktemp(f"project-{answer_set.id}") / "project"
-            try:
-                rendered = render(dst, answer_set.data)
-                git_commit_all(dst, "Start from the template")
-                cache[answer_set.id] = install_project(rendered)
-            except (RuntimeError, ValueError) as exc:
-                failures[answer_set.id] = str(exc)
-                raise
-        return cache[answer_set.id]
-
-    return get
 
 
 def assert_ok(result: CommandResult) -> None:

@@ -4,7 +4,9 @@ projects' workflows meet (tests/test_cicd.py, with the same helpers):
 - they pass the GitHub workflow schema and `zizmor --offline` without findings, and every action
   is pinned to a full commit SHA with its release in a comment;
 - ci.yml's slow matrix runs every slow test exactly once: one job per answer set of
-  tests/support.py, on the Python that answer set answers, and one job for the other slow tests;
+  tests/support.py, on the Python that answer set answers;
+- `.ci/run` (scripts/test) keeps each answer set's tests on one pytest-xdist worker, so that the
+  project of an answer set is installed once;
 - the bundle schema ci.yml checks against .github/bundle-schema.sha256 comes from the Databricks
   CLI version it installs, and is the schema the bundle tests use here (when one is given).
 """
@@ -15,6 +17,7 @@ import hashlib
 import os
 import re
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +90,7 @@ def test_slow_matrix_has_a_job_per_answer_set_on_its_python() -> None:
     copier = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
     default_python = copier["python_version"]["default"]
     entries = {entry["tests"]: entry for entry in _slow_matrix()}
-    assert set(entries) == {a.id for a in ANSWER_SETS} | {"others"}
+    assert set(entries) == {a.id for a in ANSWER_SETS}
     for answer_set in ANSWER_SETS:
         entry = entries[answer_set.id]
         assert entry["select"] == answer_set.id
@@ -103,6 +106,55 @@ def test_slow_matrix_runs_every_slow_test_exactly_once() -> None:
         assert tests, f"the slow job {entry['tests']!r} selects no test"
         selected += tests
     assert sorted(selected) == sorted(every_slow_test)
+
+
+def test_scripts_test_keeps_each_xdist_group_on_one_worker(tmp_path: Path) -> None:
+    # The slow tests of one answer set share its installed project on one worker, through
+    # `xdist_group` marks and `--dist loadgroup`. When the grouping breaks, nothing fails: each
+    # worker installs and trains every project again, and CI takes minutes longer.
+    (tmp_path / "test_groups.py").write_text(
+        textwrap.dedent(
+            """
+            import os
+            import time
+
+            import pytest
+
+            BY_GROUP = [pytest.param(g, id=g, marks=pytest.mark.xdist_group(g)) for g in "abcd"]
+
+
+            def record(group):
+                time.sleep(0.2)  # long enough for both workers to take tests
+                with open("workers.txt", "a") as out:
+                    out.write(f"{group} {os.environ['PYTEST_XDIST_WORKER']}\\n")
+
+
+            @pytest.mark.parametrize("group", BY_GROUP)
+            def test_first(group):
+                record(group)
+
+
+            @pytest.mark.parametrize("group", BY_GROUP)
+            def test_second(group):
+                record(group)
+            """
+        ),
+        encoding="utf-8",
+    )
+    distribution = ["-n", "2", "--dist", "loadgroup"]  # as scripts/test passes them
+    result = run(
+        [sys.executable, "-m", "pytest", *distribution, "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        timeout=300,
+        echo=False,
+    )
+    assert result.returncode == 0, result.report()
+    pairs = [line.split() for line in (tmp_path / "workers.txt").read_text().splitlines()]
+    workers_of = {group: {w for g, w in pairs if g == group} for group in "abcd"}
+    assert len(pairs) == 8 and {w for _, w in pairs} == {"gw0", "gw1"}, pairs
+    assert all(len(workers) == 1 for workers in workers_of.values()), (
+        f"a group's tests ran on more than one worker: {workers_of}"
+    )
 
 
 # --- The bundle schema --------------------------------------------------------------------------
