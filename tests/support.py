@@ -388,7 +388,9 @@ def install_project(rendered: Rendered, *, echo: bool = True) -> InstalledProjec
     global _index_consulted
     uv = TOOLS_BIN / "uv"
     env = user_env()
-    venv = run([uv, "venv", "--quiet", "--python", sys.executable, ".venv"], rendered.path, env)
+    venv = run(
+        [uv, "venv", "--quiet", "--python", sys.executable, ".venv"], rendered.path, env, echo=echo
+    )
     if venv.returncode != 0:
         raise RuntimeError(venv.report())
     install = [uv, "pip", "install", "--quiet", "--compile-bytecode"]
