@@ -31,7 +31,7 @@ from cicd_checks import (
     load_yaml,
     unpinned_actions,
 )
-from support import ANSWER_SETS, REPO_ROOT, TOOLS_BIN, run
+from support import ANSWER_SETS, REPO_ROOT, TOOLS_BIN, run, user_env
 
 WORKFLOWS_DIR = REPO_ROOT / ".github" / "workflows"
 WORKFLOWS = sorted(WORKFLOWS_DIR.glob("*.yml"))
@@ -155,6 +155,17 @@ def test_scripts_test_keeps_each_xdist_group_on_one_worker(tmp_path: Path) -> No
     assert all(len(workers) == 1 for workers in workers_of.values()), (
         f"a group's tests ran on more than one worker: {workers_of}"
     )
+
+
+def test_projects_run_by_a_worker_get_its_share_of_the_cores() -> None:
+    # Each worker runs projects whose scikit-learn would start a thread per core: two workers'
+    # teams on two cores wait for each other's descheduled threads (tests/conftest.py).
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers == 1:
+        pytest.skip("one worker has every core")
+    threads = user_env().get("OMP_NUM_THREADS")
+    assert threads is not None, "the projects' commands would start a thread per core"
+    assert int(threads) >= 1
 
 
 # --- The bundle schema --------------------------------------------------------------------------
